@@ -1,0 +1,8 @@
+"""Client API styles: one module per wire format the gateway speaks to its clients, and the
+registry that names them."""
+
+from . import openai_chat
+
+REGISTRY = {
+    "chat": openai_chat,
+}

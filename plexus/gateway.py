@@ -1,0 +1,66 @@
+"""The gateway's live state in one worker: the current config, its key index, the router, the
+upstream pools. A config change swaps one attribute, so a request in flight keeps the config it
+started with."""
+
+import hashlib
+import hmac
+import logging
+import time
+
+from .errors import AuthenticationFailed
+from .proxy import Upstreams
+from .routing import Router
+
+log = logging.getLogger("plexus")
+
+
+class Gateway:
+    def __init__(self, config, router=None, upstreams=None):
+        self.router = router or Router()
+        self.upstreams = upstreams or Upstreams()
+        self.sinks = []  # callables that take each finished UsageRecord
+        self.apply(config)
+
+    def apply(self, config):
+        index = {_digest(k.secret): k for k in config.keys.values()}
+        self._state = (config, index)
+        self.config_loaded_at = time.time()
+
+    def record(self, rec):
+        log.info("%s", describe(rec))
+        for sink in self.sinks:
+            sink(rec)
+
+    @property
+    def config(self):
+        return self._state[0]
+
+    def authenticate(self, token):
+        """The ClientKey whose secret is `token`. Looked up by SHA-256 digest, then confirmed with a
+        constant-time compare, so timing reveals nothing about any stored secret."""
+        if not token:
+            raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'")
+        key = self._state[1].get(_digest(token))
+        if key is None or not hmac.compare_digest(key.secret.encode(), token.encode()):
+            raise AuthenticationFailed("Invalid API key", code="invalid_api_key")
+        return key
+
+
+def _digest(secret):
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def describe(rec):
+    """One log line for a finished request; names only, never a secret."""
+    usage = rec.usage or {}
+    tokens = ""
+    if usage:
+        tokens = f" tokens_in={usage.get('prompt_tokens', usage.get('input_tokens', '-'))}" \
+                 f" tokens_out={usage.get('completion_tokens', usage.get('output_tokens', '-'))}"
+    ms = (rec.duration_s or 0) * 1000
+    path = "fast" if rec.fast_path else "translated"
+    return (
+        f"{rec.request_id} key={rec.key_name or '-'} {rec.api_style}->{rec.provider or '-'} {path}"
+        f" alias={rec.alias or '-'}->{rec.model or '-'} status={rec.status} {ms:.0f}ms{tokens}"
+        + (f" error={rec.error!r}" if rec.error else "")
+    )

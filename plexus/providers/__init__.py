@@ -1,0 +1,39 @@
+"""Provider types: one module per upstream API, and the registry that names them."""
+
+import orjson
+
+from . import chat
+
+REGISTRY = {
+    "chat": chat,
+}
+
+
+def get(provider_type):
+    return REGISTRY.get(provider_type)
+
+
+def parse_error_body(body):
+    """(message, type, code) from any provider's error JSON: OpenAI `{"error":{...}}`, Anthropic
+    `{"type":"error","error":{...}}`, Google `{"error":{"code","message","status"}}` (sometimes in a
+    one-element list), or a bare `{"message"}`/`{"detail"}`. Non-JSON bodies give their text."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        return (text[:500] or None), None, None
+    if isinstance(data, list) and data:
+        data = data[0]
+    if not isinstance(data, dict):
+        return None, None, None
+    err = data.get("error", data)
+    if isinstance(err, str):
+        return err, None, None
+    if not isinstance(err, dict):
+        return None, None, None
+    message = err.get("message") or err.get("detail") or data.get("detail")
+    if not isinstance(message, str):
+        message = None if message is None else str(message)
+    kind = err.get("type") or err.get("status")
+    code = err.get("code")
+    return message, (kind if isinstance(kind, str) else None), (code if isinstance(code, (str, int)) else None)

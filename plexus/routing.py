@@ -1,0 +1,52 @@
+"""Alias resolution and target selection: which (provider, upstream model) serves a request."""
+
+import random
+
+from .errors import NotFound, UpstreamUnavailable
+
+
+class Router:
+    def __init__(self, rng=None):
+        self.rng = rng or random.Random()
+
+    def resolve(self, config, name):
+        alias = config.names.get(name) if isinstance(name, str) else None
+        if alias is None:
+            raise NotFound(f"The model '{name}' does not exist or is not served by this gateway", code="model_not_found", param="model")
+        return alias
+
+    def candidates(self, config, name):
+        """The alias's usable targets, best first, each as (Target, Provider). The first is the one to
+        call; the rest are the order a later failover would try."""
+        alias = self.resolve(config, name)
+        ordered = self.order(alias)
+        usable = []
+        reasons = []
+        for t in ordered:
+            provider = config.providers[t.provider]
+            if provider.unusable:
+                reasons.append(f"provider '{provider.id}' is unusable: {provider.unusable}")
+            else:
+                usable.append((t, provider))
+        if not usable:
+            raise UpstreamUnavailable(f"No usable provider for model '{name}': " + "; ".join(reasons), status=503)
+        return usable
+
+    def order(self, alias):
+        if alias.selector == "in_order":
+            return list(alias.targets)
+        return self.weighted_order(alias.targets)
+
+    def weighted_order(self, targets):
+        """A weighted draw without replacement: the first pick follows the weights exactly."""
+        pool = [t for t in targets if t.weight > 0]
+        order = []
+        while pool:
+            total = sum(t.weight for t in pool)
+            x = self.rng.random() * total
+            for i, t in enumerate(pool):
+                x -= t.weight
+                if x < 0 or i == len(pool) - 1:
+                    order.append(pool.pop(i))
+                    break
+        return order + [t for t in targets if t.weight <= 0]

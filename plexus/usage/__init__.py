@@ -1,0 +1,1 @@
+"""Usage accounting: one record per request through `/v1/*`."""

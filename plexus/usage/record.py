@@ -1,0 +1,37 @@
+"""The usage record: what one request did, filled in along the request path."""
+
+import uuid
+from time import perf_counter, time as wall_clock
+from dataclasses import dataclass, field
+
+
+@dataclass
+class UsageRecord:
+    api_style: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    time: float = field(default_factory=wall_clock)
+    started: float = field(default_factory=perf_counter)
+    key_name: str | None = None
+    source_ip: str | None = None
+    alias: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    provider_type: str | None = None
+    streamed: bool = False
+    fast_path: bool = False
+    attempts: list = field(default_factory=list)
+    status: int | str | None = None
+    error: str | None = None
+    usage: dict | None = None  # the provider's usage object, as reported
+    finish_reason: str | None = None
+    upstream_started: float | None = None
+    first_byte: float | None = None  # perf_counter when the first byte went to the client
+    upstream_s: float = 0.0  # time spent waiting on the upstream
+    duration_s: float | None = None
+
+    def finish(self, status, error=None):
+        if self.status is None or status == "cancelled":
+            self.status = status
+        if error and not self.error:
+            self.error = error[:500]
+        self.duration_s = perf_counter() - self.started

@@ -1,0 +1,78 @@
+import textwrap
+
+import pytest
+
+from plexus import create_app
+from plexus.config import load_config
+from tests.support.fake_upstream import FakeUpstream
+
+CLIENT_SECRET = "sk-plexus-test-CLIENTSECRET-0001"
+PROVIDER_SECRET = "sk-upstream-test-PROVIDERSECRET-0001"
+ADMIN_SECRET = "admin-test-ADMINSECRET-0001"
+
+ENV = {"PLEXUS_KEY_TEST": CLIENT_SECRET, "UPSTREAM_KEY": PROVIDER_SECRET, "PLEXUS_ADMIN_KEY": ADMIN_SECRET}
+
+
+def config_text(base_url, extra=""):
+    return textwrap.dedent(
+        f"""\
+        admin_key: ${{PLEXUS_ADMIN_KEY}}
+        keys:
+          test:
+            secret: ${{PLEXUS_KEY_TEST}}
+        providers:
+          up:
+            type: chat
+            api_base_url: {base_url}/v1
+            api_key: ${{UPSTREAM_KEY}}
+            timeouts: {{connect: 2, read: 5}}
+            models:
+              up-model: {{pricing: {{input: 1.0, output: 2.0, cached_input: 0.5}}}}
+        models:
+          fast:
+            targets:
+              - {{provider: up, model: up-model}}
+            additional_aliases: [fast-too]
+        """
+    ) + extra
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    return ENV
+
+
+@pytest.fixture
+def upstream():
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    def write(text, name="plexus.yaml"):
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def app(env, write_config, upstream):
+    path = write_config(config_text(upstream.url))
+    app = create_app(str(path), watch=False)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth():
+    return {"Authorization": f"Bearer {CLIENT_SECRET}"}
