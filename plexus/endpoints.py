@@ -14,6 +14,7 @@ from . import api
 from .errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from .proxy import iter_body
 from .providers import REGISTRY as PROVIDERS
+from .unified.usage import from_openai
 from .usage.record import UsageRecord
 
 log = logging.getLogger("plexus.request")
@@ -78,6 +79,7 @@ def handle(style):
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
+        rec.prompt_chars = request.content_length or 0
         alias, stream = style.check_request(body)
         rec.alias, rec.streamed = alias, stream
         candidates = gw.router.candidates(config, alias)
@@ -125,7 +127,7 @@ def relay_json(gw, style, rec, resp, alias):
         out, data = style.relay_response(raw, alias)
     except orjson.JSONDecodeError:
         raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
-    rec.usage = data.get("usage") if isinstance(data, dict) else None
+    rec.usage = from_openai(data.get("usage")) if isinstance(data, dict) else None
     choices = data.get("choices") if isinstance(data, dict) else None
     if choices and isinstance(choices[0], dict):
         rec.finish_reason = choices[0].get("finish_reason")
@@ -166,6 +168,7 @@ def relay_stream(gw, style, rec, resp, relay):
         resp.close()
         rec.upstream_s = time.perf_counter() - rec.upstream_started
         rec.usage, rec.finish_reason = relay.usage, relay.finish_reason
+        rec.output_chars = relay.chunks * 4
         rec.finish(status)
         gw.record(rec)
 

@@ -52,11 +52,8 @@ def _digest(secret):
 
 def describe(rec):
     """One log line for a finished request; names only, never a secret."""
-    usage = rec.usage or {}
-    tokens = ""
-    if usage:
-        tokens = f" tokens_in={usage.get('prompt_tokens', usage.get('input_tokens', '-'))}" \
-                 f" tokens_out={usage.get('completion_tokens', usage.get('output_tokens', '-'))}"
+    u = rec.usage
+    tokens = f" tokens_in={u.prompt_tokens} tokens_out={u.output_tokens}" if u else ""
     ms = (rec.duration_s or 0) * 1000
     path = "fast" if rec.fast_path else "translated"
     return (

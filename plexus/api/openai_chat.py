@@ -7,6 +7,7 @@ import orjson
 
 from ..errors import InvalidRequest
 from ..streaming.sse import SSEDecoder, encode
+from ..unified.usage import from_openai
 
 STYLE = "chat"
 PATHS = ("/v1/chat/completions",)
@@ -107,7 +108,7 @@ class StreamRelay:
         self.usage = None
         self.finish_reason = None
         self.done = False
-        self.chunks = 0  # content-bearing events seen, for estimates when no usage comes
+        self.chunks = 0  # events relayed: OpenAI-style streams send about one token per event
 
     def feed(self, chunk):
         out = []
@@ -129,7 +130,7 @@ class StreamRelay:
             except orjson.JSONDecodeError:
                 obj = None
             if isinstance(obj, dict) and obj.get("usage"):
-                self.usage = obj["usage"]
+                self.usage = from_openai(obj["usage"])
                 if not self.client_wants_usage and not obj.get("choices"):
                     return None
         if self.finish_reason is None and b'"finish_reason":' in data:

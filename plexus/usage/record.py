@@ -22,7 +22,9 @@ class UsageRecord:
     attempts: list = field(default_factory=list)
     status: int | str | None = None
     error: str | None = None
-    usage: dict | None = None  # the provider's usage object, as reported
+    usage: object = None  # unified.usage.Usage as the provider reported it; None when none came
+    prompt_chars: int = 0  # size of the client's request body, for an estimate when no usage comes
+    output_chars: int = 0  # characters of output seen (text, reasoning, tool arguments), likewise
     finish_reason: str | None = None
     upstream_started: float | None = None
     first_byte: float | None = None  # perf_counter when the first byte went to the client

@@ -1,0 +1,1 @@
+"""The unified types every wire format parses into and every provider builds from."""
