@@ -62,6 +62,7 @@ class ProviderSchema(StrictSchema):
     headers = fields.Dict(keys=fields.String(), values=fields.String())
     models = fields.Dict(keys=fields.String(), values=fields.Nested(ModelInfoSchema, allow_none=True))
     timeouts = fields.Nested(TimeoutsSchema)
+    default_max_tokens = fields.Integer(validate=validate.Range(min=1))
 
 
 class TargetSchema(StrictSchema):
@@ -122,6 +123,7 @@ class Provider:
     pricing: dict  # upstream model -> Pricing
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
+    default_max_tokens: int | None = None  # `type: messages`: max_tokens when the client sent none
     unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
 
 
@@ -291,6 +293,7 @@ def _provider(pid, spec, unset_key_vars):
         pricing=pricing,
         connect_timeout=timeouts.get("connect", 10.0),
         read_timeout=timeouts.get("read", 600.0),
+        default_max_tokens=spec.get("default_max_tokens"),
         unusable=reason,
     )
 

@@ -14,7 +14,7 @@ from . import api
 from .errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from .proxy import iter_body
 from .providers import REGISTRY as PROVIDERS
-from .unified.usage import from_openai
+from .streaming.translate import TranslatedStream
 from .usage.record import UsageRecord
 
 log = logging.getLogger("plexus.request")
@@ -22,6 +22,7 @@ log = logging.getLogger("plexus.request")
 bp = Blueprint("v1", __name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")  # passed on to Anthropic upstreams
 
 
 def gateway():
@@ -82,40 +83,69 @@ def handle(style):
         rec.prompt_chars = request.content_length or 0
         alias, stream = style.check_request(body)
         rec.alias, rec.streamed = alias, stream
-        candidates = gw.router.candidates(config, alias)
-        target, provider = candidates[0]
+        target, provider = gw.router.candidates(config, alias)[0]
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
         same_family = provider.type == style.FAMILY
-        if not same_family:
-            raise GatewayError(
-                f"Provider '{provider.id}' speaks '{provider.type}', which '{style.STYLE}' clients cannot reach yet",
-                status=501,
-                kind="not_implemented",
-            )
-        rec.fast_path = True
-        return fast_path(gw, style, rec, body, alias, stream, target, provider)
+        rec.fast_path = same_family
+        exchange = (Passthrough if same_family else Translation)(style, PROVIDERS[provider.type], body, alias, target, provider)
+        rec.attempts.append({"provider": provider.id, "model": target.model})
+        rec.upstream_started = time.perf_counter()
+        module = exchange.provider_module
+        resp = gw.upstreams.send(
+            provider, module.url(provider, target.model, stream), module.headers(provider, forwarded_headers()),
+            exchange.payload, stream,
+        )
+        if not stream:
+            return relay_json(gw, rec, resp, exchange)
+        return Response(relay_stream(gw, style, rec, resp, exchange.stream()), content_type="text/event-stream", headers=SSE_HEADERS)
     except GatewayError as e:
         rec.finish(e.status, e.message)
         gw.record(rec)
         return error_response(style, e, same_family)
 
 
-def fast_path(gw, style, rec, body, alias, stream, target, provider):
-    module = PROVIDERS[provider.type]
-    payload, client_wants_usage = style.passthrough_request(body, target.model, stream)
-    rec.attempts.append({"provider": provider.id, "model": target.model})
-    rec.upstream_started = time.perf_counter()
-    resp = gw.upstreams.send(provider, module.url(provider, target.model, stream), module.headers(provider), payload, stream)
-    if not stream:
-        return relay_json(gw, style, rec, resp, alias)
-    return Response(
-        relay_stream(gw, style, rec, resp, style.StreamRelay(alias, client_wants_usage)),
-        content_type="text/event-stream",
-        headers=SSE_HEADERS,
-    )
+def forwarded_headers():
+    return {name: request.headers.get(name) for name in FORWARDED_HEADERS if request.headers.get(name)}
 
 
-def relay_json(gw, style, rec, resp, alias):
+class Passthrough:
+    """Same family: the body goes up with the model swapped; the answer comes back nearly as is."""
+
+    def __init__(self, style, provider_module, body, alias, target, provider):
+        self.style, self.provider_module, self.alias = style, provider_module, alias
+        self.payload, self.client_wants_usage = style.passthrough_request(body, target.model, bool(body.get("stream")))
+
+    def answer(self, raw):
+        out, data = self.style.relay_response(raw, self.alias)
+        usage, finish = self.style.response_usage(data) if isinstance(data, dict) else (None, None)
+        return out, usage, finish, None
+
+    def stream(self):
+        return self.style.StreamRelay(self.alias, self.client_wants_usage)
+
+
+class Translation:
+    """Different families: client wire -> unified -> provider wire, and back."""
+
+    def __init__(self, style, provider_module, body, alias, target, provider):
+        self.style, self.provider_module, self.alias = style, provider_module, alias
+        self.request = style.parse_request(body)
+        self.payload = orjson.dumps(provider_module.build_request(self.request, target.model, provider))
+
+    def answer(self, raw):
+        data = orjson.loads(raw)
+        if not isinstance(data, dict):
+            raise orjson.JSONDecodeError("not an object", "", 0)
+        unified = self.provider_module.parse_response(data)
+        chars = sum(len(p.get("text") or p.get("arguments") or "") for p in unified["content"])
+        out = orjson.dumps(self.style.render_response(unified, self.alias))
+        return out, unified["usage"], unified["stop_reason"], chars
+
+    def stream(self):
+        return TranslatedStream(self.provider_module.StreamParser(), self.style.StreamRenderer(self.alias, self.request))
+
+
+def relay_json(gw, rec, resp, exchange):
     try:
         raw = resp.content
     except Exception:
@@ -124,17 +154,44 @@ def relay_json(gw, style, rec, resp, alias):
         rec.upstream_s = time.perf_counter() - rec.upstream_started
         resp.close()
     try:
-        out, data = style.relay_response(raw, alias)
+        out, rec.usage, rec.finish_reason, chars = exchange.answer(raw)
     except orjson.JSONDecodeError:
         raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
-    rec.usage = from_openai(data.get("usage")) if isinstance(data, dict) else None
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if choices and isinstance(choices[0], dict):
-        rec.finish_reason = choices[0].get("finish_reason")
+    rec.output_chars = chars if chars is not None else len(raw) // 2
     rec.first_byte = time.perf_counter()
     rec.finish(resp.status_code)
     gw.record(rec)
     return Response(out, status=resp.status_code, content_type="application/json")
+
+
+def count_tokens(style):
+    """Anthropic's `count_tokens`: forwarded to an Anthropic upstream, estimated for the others."""
+    gw = gateway()
+    rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
+    try:
+        rec.key_name = gw.authenticate(client_token()).name
+        body = read_json()
+        alias, _ = style.check_request(body, count_only=True)
+        rec.alias = alias
+        target, provider = gw.router.candidates(gw.config, alias)[0]
+        rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
+        if provider.type != style.FAMILY:
+            rec.finish(200)
+            gw.record(rec)
+            return Response(orjson.dumps(style.count_estimate(body)), content_type="application/json")
+        module = PROVIDERS[provider.type]
+        payload, _ = style.passthrough_request(body, target.model, False)
+        rec.upstream_started = time.perf_counter()
+        resp = gw.upstreams.send(provider, module.count_url(provider), module.headers(provider, forwarded_headers()), payload)
+        raw = resp.content
+        rec.upstream_s = time.perf_counter() - rec.upstream_started
+        rec.finish(resp.status_code)
+        gw.record(rec)
+        return Response(raw, status=resp.status_code, content_type="application/json")
+    except GatewayError as e:
+        rec.finish(e.status, e.message)
+        gw.record(rec)
+        return error_response(style, e, True)
 
 
 def relay_stream(gw, style, rec, resp, relay):
@@ -167,8 +224,7 @@ def relay_stream(gw, style, rec, resp, relay):
     finally:
         resp.close()
         rec.upstream_s = time.perf_counter() - rec.upstream_started
-        rec.usage, rec.finish_reason = relay.usage, relay.finish_reason
-        rec.output_chars = relay.chunks * 4
+        rec.usage, rec.finish_reason, rec.output_chars = relay.usage, relay.finish_reason, relay.output_chars
         rec.finish(status)
         gw.record(rec)
 
@@ -178,15 +234,19 @@ def error_response(style, err, same_family=False):
     return Response(body, status=status, content_type="application/json", headers=err.headers)
 
 
+OPERATIONS = {"create": handle, "count_tokens": count_tokens}
+
+
 def register_styles(blueprint):
+    """Each style's routes name an operation; a new style is a module and a registry line."""
     for style in api.REGISTRY.values():
-        for path in style.PATHS:
-            blueprint.add_url_rule(path, f"{style.STYLE}:{path}", _view(style), methods=["POST"])
+        for path, operation in style.ROUTES.items():
+            blueprint.add_url_rule(path, f"{style.STYLE}:{operation}", _view(OPERATIONS[operation], style), methods=["POST"])
 
 
-def _view(style):
+def _view(operation, style):
     def view():
-        return handle(style)
+        return operation(style)
 
     return view
 
@@ -194,16 +254,24 @@ def _view(style):
 register_styles(bp)
 
 
+def style_for_path(path):
+    """The API style whose routes this path falls under (OpenAI's by default)."""
+    for style in api.REGISTRY.values():
+        if any(path.startswith(route) for route in style.ROUTES):
+            return style
+    return api.REGISTRY["chat"]
+
+
 @bp.app_errorhandler(HTTPException)
 def http_error(e):
-    """Routing errors (unknown path, wrong method) in OpenAI's shape on `/v1`, plain JSON elsewhere."""
+    """Routing errors (unknown path, wrong method) as JSON in the style the path belongs to."""
     err = GatewayError(e.description or e.name, status=e.code, kind="invalid_request" if e.code < 500 else "api_error")
     if isinstance(e, RequestEntityTooLarge):
         err = RequestTooLarge("The request body is too large")
-    return error_response(api.REGISTRY["chat"], err)
+    return error_response(style_for_path(request.path), err)
 
 
 @bp.app_errorhandler(Exception)
 def unexpected_error(e):
     log.exception("unexpected error on %s %s", request.method, request.path)
-    return error_response(api.REGISTRY["chat"], GatewayError("Internal gateway error", status=500))
+    return error_response(style_for_path(request.path), GatewayError("Internal gateway error", status=500))

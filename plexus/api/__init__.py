@@ -1,8 +1,9 @@
 """Client API styles: one module per wire format the gateway speaks to its clients, and the
 registry that names them."""
 
-from . import openai_chat
+from . import anthropic_messages, openai_chat
 
 REGISTRY = {
     "chat": openai_chat,
+    "messages": anthropic_messages,
 }

@@ -1,16 +1,20 @@
-"""OpenAI Chat Completions as a client API: request checks, error shape, and the fast path to
-`type: chat` upstreams (body forwarded with the model swapped, stream relayed event by event)."""
+"""OpenAI Chat Completions as a client API: request checks and parsing, response and stream
+rendering, the error shape, and the fast path to `type: chat` upstreams (body forwarded with the
+model swapped, stream relayed event by event)."""
 
 import re
+import time
 
 import orjson
 
 from ..errors import InvalidRequest
 from ..streaming.sse import SSEDecoder, encode
-from ..unified.usage import from_openai
+from ..unified import types as u
+from ..unified.convert import image_from_url, new_id
+from ..unified.usage import from_openai, to_openai
 
 STYLE = "chat"
-PATHS = ("/v1/chat/completions",)
+ROUTES = {"/v1/chat/completions": "create"}
 FAMILY = "chat"  # the provider type this style reaches without translation
 
 ROLES = frozenset(("system", "developer", "user", "assistant", "tool", "function"))
@@ -67,6 +71,240 @@ def render_stream_error(err):
     return encode(body)
 
 
+# ---- translation: client request -> unified, unified -> client response ---------------------------
+
+FINISH = {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool_calls": "tool_calls",
+          "content_filter": "content_filter"}
+# OpenRouter's reasoning_details carry Anthropic's signatures through OpenAI-style clients
+SIGNED_FORMAT = "anthropic-claude-v1"
+
+
+def parse_request(body):
+    """The client's body (already checked) as a unified request."""
+    req = u.new_request(body["model"], bool(body.get("stream")))
+    for i, m in enumerate(body["messages"]):
+        _parse_message(req, m, i)
+    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(_list(body.get("tools"), "tools"))]
+    req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"))
+    req["parallel_tool_calls"] = body.get("parallel_tool_calls")
+    req["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens")
+    for key in ("temperature", "top_p", "seed", "user", "response_format"):
+        req[key] = body.get(key)
+    stop = body.get("stop")
+    req["stop"] = [stop] if isinstance(stop, str) else list(stop or [])
+    effort = body.get("reasoning_effort")
+    if isinstance(effort, str) and effort != "none":
+        req["reasoning"] = {"effort": effort}
+    opts = body.get("stream_options")
+    req["stream_usage"] = isinstance(opts, dict) and opts.get("include_usage") is True
+    return req
+
+
+def _list(value, param):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"'{param}' must be an array", param=param)
+    return value
+
+
+def _parse_message(req, m, i):
+    role, content = m["role"], m.get("content")
+    if role in ("system", "developer"):
+        req["system"] += [p for p in _content(content, i) if p["type"] == "text"]
+    elif role == "user":
+        req["messages"].append({"role": "user", "content": _content(content, i)})
+    elif role == "assistant":
+        parts = _reasoning(m) + [p for p in _content(content, i) if p["type"] == "text"]
+        for call in _list(m.get("tool_calls"), f"messages.[{i}].tool_calls"):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                raise InvalidRequest(f"messages[{i}].tool_calls needs function.name", param=f"messages.[{i}].tool_calls")
+            args = fn.get("arguments")
+            parts.append({"type": "tool_call", "id": call.get("id") or new_id("call_"), "name": fn["name"],
+                          "arguments": args if isinstance(args, str) else orjson.dumps(args or {}).decode()})
+        req["messages"].append({"role": "assistant", "content": parts})
+    else:  # tool (and the legacy function role)
+        call_id = m.get("tool_call_id") or m.get("name") or ""
+        result = {"type": "tool_result", "tool_call_id": call_id, "content": _content(content, i), "is_error": False}
+        req["messages"].append({"role": "tool", "content": [result]})
+
+
+def _reasoning(m):
+    details = m.get("reasoning_details")
+    if isinstance(details, list) and details:
+        parts = []
+        for d in details:
+            if not isinstance(d, dict):
+                continue
+            if d.get("type") == "reasoning.encrypted" and d.get("data"):
+                parts.append({"type": "reasoning", "text": "", "redacted": d["data"]})
+            elif d.get("type") == "reasoning.text":
+                parts.append({"type": "reasoning", "text": d.get("text") or "", "signature": d.get("signature")})
+        if parts:
+            return parts
+    text = m.get("reasoning_content") or m.get("reasoning")
+    return [{"type": "reasoning", "text": text}] if isinstance(text, str) and text else []
+
+
+def _content(content, i):
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise InvalidRequest(f"messages[{i}].content must be a string or an array", param=f"messages.[{i}].content")
+    parts = []
+    for p in content:
+        kind = p.get("type") if isinstance(p, dict) else None
+        if kind in ("text", "input_text", "output_text") and isinstance(p.get("text"), str):
+            parts.append({"type": "text", "text": p["text"]})
+        elif kind == "image_url":
+            image = p.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str):
+                raise InvalidRequest(f"messages[{i}] has an image_url part without a url", param=f"messages.[{i}].content")
+            parts.append(image_from_url(url))
+        elif kind == "refusal":
+            parts.append({"type": "text", "text": p.get("refusal") or ""})
+        else:
+            raise InvalidRequest(
+                f"messages[{i}] has a content part of type '{kind}', which cannot be translated for this model's provider",
+                param=f"messages.[{i}].content",
+            )
+    return parts
+
+
+def _parse_tool(t, i):
+    fn = t.get("function") if isinstance(t, dict) else None
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise InvalidRequest(f"tools[{i}] must be a function tool with a name", param=f"tools.[{i}]")
+    params = fn.get("parameters")
+    return {"name": fn["name"], "description": fn.get("description"),
+            "parameters": params if isinstance(params, dict) else {"type": "object", "properties": {}}}
+
+
+def _parse_tool_choice(choice):
+    if choice is None:
+        return None
+    if choice in ("auto", "none", "required"):
+        return {"type": choice}
+    if isinstance(choice, dict):
+        if choice.get("type") == "function" and isinstance(choice.get("function"), dict):
+            return {"type": "tool", "name": choice["function"].get("name")}
+        if choice.get("type") == "allowed_tools":
+            mode = (choice.get("allowed_tools") or {}).get("mode")
+            return {"type": "required" if mode == "required" else "auto"}
+    raise InvalidRequest("'tool_choice' must be auto, none, required or a function choice", param="tool_choice")
+
+
+def render_response(resp, alias):
+    """A unified response as a `chat.completion` object."""
+    content = resp["content"]
+    message = {"role": "assistant", "content": u.text_of(content) or None, "refusal": None}
+    reasoning = [p for p in content if p["type"] == "reasoning"]
+    if reasoning:
+        message["reasoning_content"] = "".join(p["text"] for p in reasoning)
+        details = _reasoning_details(reasoning)
+        if details:
+            message["reasoning_details"] = details
+    calls = [p for p in content if p["type"] == "tool_call"]
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls
+        ]
+    out = {
+        "id": _chat_id(resp["id"]),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": alias,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": FINISH[resp["stop_reason"]]}],
+    }
+    if resp.get("usage") is not None:
+        out["usage"] = to_openai(resp["usage"])
+    return out
+
+
+def _reasoning_details(reasoning):
+    details = []
+    for i, p in enumerate(reasoning):
+        if p.get("redacted"):
+            details.append({"type": "reasoning.encrypted", "data": p["redacted"], "format": SIGNED_FORMAT, "index": i})
+        elif p.get("signature"):
+            details.append({"type": "reasoning.text", "text": p["text"], "signature": p["signature"],
+                            "format": SIGNED_FORMAT, "index": i})
+    return details
+
+
+def _chat_id(upstream_id):
+    return upstream_id if upstream_id.startswith("chatcmpl-") else "chatcmpl-" + upstream_id.split("_", 1)[-1]
+
+
+class StreamRenderer:
+    """Unified stream events -> `chat.completion.chunk` SSE bytes, ending with `[DONE]`."""
+
+    def __init__(self, alias, request):
+        self.alias = alias
+        self.include_usage = request["stream_usage"]
+        self.created = int(time.time())
+        self.id = None
+        self.tool_index = {}  # unified tool index -> OpenAI tool_calls index
+        self.usage = None
+        self.finished = False
+        self.failed = False
+
+    def feed(self, event):
+        kind, value = event
+        if kind == u.START:
+            self.id = _chat_id(value["id"])
+            return self._chunk({"role": "assistant", "content": ""})
+        if kind == u.TEXT:
+            return self._chunk({"content": value})
+        if kind == u.REASONING:
+            return self._chunk({"reasoning_content": value})
+        if kind == u.SIGNATURE:
+            return self._chunk({"reasoning_details": [{"type": "reasoning.text", "text": "", "signature": value,
+                                                       "format": SIGNED_FORMAT, "index": 0}]})
+        if kind == u.TOOL_START:
+            i = self.tool_index.setdefault(value["index"], len(self.tool_index))
+            call = {"index": i, "id": value["id"], "type": "function", "function": {"name": value["name"], "arguments": ""}}
+            return self._chunk({"tool_calls": [call]})
+        if kind == u.TOOL_ARGS:
+            i = self.tool_index.get(value["index"], value["index"])
+            return self._chunk({"tool_calls": [{"index": i, "function": {"arguments": value["delta"]}}]})
+        if kind == u.STOP and not self.finished:
+            self.finished = True
+            return self._chunk({}, FINISH[value["reason"]])
+        if kind == u.USAGE:
+            self.usage = value
+        elif kind == u.ERROR:
+            self.failed = True
+            return render_stream_error(value)
+        return b""
+
+    def close(self):
+        """(tail bytes, complete): the usage chunk if asked for, then `[DONE]`; nothing after an error
+        or when the upstream never finished (the caller then ends the stream with an error)."""
+        if self.failed or not self.finished:
+            return b"", self.failed
+        tail = b""
+        if self.include_usage and self.usage is not None:
+            tail = self._usage_chunk()
+        return tail + encode(b"[DONE]"), True
+
+    def _chunk(self, delta, finish_reason=None):
+        chunk = {"id": self.id or "chatcmpl-" + new_id(""), "object": "chat.completion.chunk", "created": self.created,
+                 "model": self.alias, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+        if self.include_usage:
+            chunk["usage"] = None
+        return encode(orjson.dumps(chunk))
+
+    def _usage_chunk(self):
+        chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.alias,
+                 "choices": [], "usage": to_openai(self.usage)}
+        return encode(orjson.dumps(chunk))
+
+
 # ---- fast path -------------------------------------------------------------------------------------
 
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
@@ -95,6 +333,13 @@ def relay_response(raw, alias):
     if isinstance(data, dict):
         data["model"] = alias
     return orjson.dumps(data), data
+
+
+def response_usage(data):
+    """(Usage, finish reason) of a non-streamed answer, for the usage record."""
+    choices = data.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    return from_openai(data.get("usage")), first.get("finish_reason")
 
 
 class StreamRelay:
@@ -139,6 +384,10 @@ class StreamRelay:
                 self.finish_reason = m.group(1).decode()
         self.chunks += 1
         return _MODEL.sub(self.model_field, data, count=1)
+
+    @property
+    def output_chars(self):
+        return self.chunks * 4  # about one token an event
 
     def close(self):
         """(tail bytes, complete). A stream that finished but lacked `[DONE]` gets one; a stream cut

@@ -2,10 +2,11 @@
 
 import orjson
 
-from . import chat
+from . import chat, messages
 
 REGISTRY = {
     "chat": chat,
+    "messages": messages,
 }
 
 

@@ -1,13 +1,205 @@
-"""`type: chat` providers: OpenAI Chat Completions and the many APIs compatible with it."""
+"""`type: chat` providers: OpenAI Chat Completions and the many APIs compatible with it.
+
+Builds the upstream body from a unified request, and parses the answer (JSON or SSE chunks)
+into unified form. Reasoning text is read from `reasoning_content` (DeepSeek) or `reasoning`
+(OpenRouter)."""
+
+import orjson
+
+from ..errors import UpstreamError
+from ..unified import types as u
+from ..unified.convert import image_to_url, new_id
+from ..unified.usage import from_openai
+
+FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
+          "content_filter": "content_filter"}
 
 
 def url(provider, model, stream):
     return provider.api_base_url + "/chat/completions"
 
 
-def headers(provider):
+def headers(provider, client_headers=None):
     h = {"Content-Type": "application/json", "Accept": "application/json"}
     if provider.api_key:
         h["Authorization"] = "Bearer " + provider.api_key
     h.update(provider.headers)
     return h
+
+
+# ---- unified request -> upstream body ------------------------------------------------------------
+
+
+def build_request(req, model, provider):
+    body = {"model": model, "messages": _messages(req)}
+    if req["tools"]:
+        body["tools"] = [
+            {"type": "function", "function": {k: v for k, v in (("name", t["name"]), ("description", t.get("description")),
+                                                                ("parameters", t["parameters"])) if v is not None}}
+            for t in req["tools"]
+        ]
+    choice = req["tool_choice"]
+    if choice:
+        body["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}} if choice["type"] == "tool" else choice["type"]
+    if req["parallel_tool_calls"] is not None and req["tools"]:
+        body["parallel_tool_calls"] = req["parallel_tool_calls"]
+    for key in ("max_tokens", "temperature", "top_p", "seed", "user", "response_format"):
+        if req[key] is not None:
+            body[key] = req[key]
+    if req["stop"]:
+        body["stop"] = req["stop"]
+    reasoning = req["reasoning"]
+    if reasoning:
+        body["reasoning_effort"] = reasoning.get("effort") or u.effort_for_budget(reasoning.get("budget_tokens") or 0)
+    if req["stream"]:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _messages(req):
+    out = []
+    system = "\n\n".join(p["text"] for p in req["system"] if p["text"])
+    if system:
+        out.append({"role": "system", "content": system})
+    for m in req["messages"]:
+        role = m["role"]
+        if role == "tool":
+            r = m["content"][0]
+            text = u.text_of(r["content"])
+            out.append({"role": "tool", "tool_call_id": r["tool_call_id"], "content": text})
+        elif role == "assistant":
+            out.append(_assistant(m["content"]))
+        else:
+            out.append({"role": "user", "content": _user_content(m["content"])})
+    return out
+
+
+def _assistant(parts):
+    msg = {"role": "assistant", "content": u.text_of(parts) or None}
+    reasoning = "".join(p["text"] for p in parts if p["type"] == "reasoning")
+    if reasoning:
+        msg["reasoning_content"] = reasoning  # DeepSeek needs it back on tool-call turns
+    calls = [p for p in parts if p["type"] == "tool_call"]
+    if calls:
+        msg["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                             for c in calls]
+    return msg
+
+
+def _user_content(parts):
+    if all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts) if len(parts) <= 1 else [{"type": "text", "text": p["text"]} for p in parts]
+    out = []
+    for p in parts:
+        if p["type"] == "text":
+            out.append({"type": "text", "text": p["text"]})
+        elif p["type"] == "image":
+            out.append({"type": "image_url", "image_url": {"url": image_to_url(p)}})
+    return out
+
+
+# ---- upstream answer -> unified --------------------------------------------------------------------
+
+
+def parse_response(data):
+    choices = data.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    msg = choice.get("message") or {}
+    content = []
+    reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        content.append({"type": "reasoning", "text": reasoning})
+    text = msg.get("content")
+    if isinstance(text, str) and text:
+        content.append({"type": "text", "text": text})
+    elif msg.get("refusal"):
+        content.append({"type": "text", "text": msg["refusal"]})
+    for call in msg.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        content.append({"type": "tool_call", "id": call.get("id") or new_id("call_"), "name": fn.get("name", ""),
+                        "arguments": fn.get("arguments") or ""})
+    reason = FINISH.get(choice.get("finish_reason"), "stop")
+    if reason == "stop" and msg.get("tool_calls"):
+        reason = "tool_calls"
+    return {"id": data.get("id") or new_id("chatcmpl-"), "model": data.get("model", ""), "content": content,
+            "stop_reason": reason, "stop_sequence": None, "usage": from_openai(data.get("usage"))}
+
+
+class StreamParser:
+    """`chat.completion.chunk` events -> unified events. Tool calls are keyed on `index` alone:
+    follow-on fragments that repeat (or blank) the id or name continue the same call, and each
+    arguments fragment is appended, never taken for the whole."""
+
+    def __init__(self):
+        self.started = False
+        self.tools = {}  # OpenAI index -> unified tool index (calls started)
+        self.pending = {}  # OpenAI index -> argument fragments seen before the call's name
+        self.stopped = False
+        self.usage = None
+        self.output_chars = 0
+
+    def feed(self, event):
+        data = event.data
+        if data == b"[DONE]":
+            return []
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return []
+        if not isinstance(chunk, dict):
+            return []
+        if "error" in chunk:
+            return [(u.ERROR, _stream_error(chunk["error"]))]
+        out = []
+        if not self.started:
+            self.started = True
+            out.append((u.START, {"id": chunk.get("id") or new_id("chatcmpl-"), "model": chunk.get("model", ""), "usage": None}))
+        for choice in chunk.get("choices") or ():
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._choice(choice, out)
+        if chunk.get("usage"):
+            self.usage = from_openai(chunk["usage"])
+            out.append((u.USAGE, self.usage))
+        return out
+
+    def _choice(self, choice, out):
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self.output_chars += len(reasoning)
+            out.append((u.REASONING, reasoning))
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            self.output_chars += len(text)
+            out.append((u.TEXT, text))
+        for call in delta.get("tool_calls") or ():
+            self._tool_call(call, out)
+        reason = choice.get("finish_reason")
+        if reason and not self.stopped:
+            self.stopped = True
+            reason = FINISH.get(reason, "stop")
+            if reason == "stop" and self.tools:
+                reason = "tool_calls"
+            out.append((u.STOP, {"reason": reason, "stop_sequence": None}))
+
+    def _tool_call(self, call, out):
+        index = call.get("index", 0)
+        fn = call.get("function") or {}
+        args = fn.get("arguments") or ""
+        if index not in self.tools:
+            name = fn.get("name")
+            if not name:
+                self.pending.setdefault(index, []).append(args)
+                return
+            n = self.tools[index] = len(self.tools)
+            out.append((u.TOOL_START, {"index": n, "id": call.get("id") or new_id("call_"), "name": name}))
+            args = "".join(self.pending.pop(index, ())) + args
+        if args:
+            self.output_chars += len(args)
+            out.append((u.TOOL_ARGS, {"index": self.tools[index], "delta": args}))
+
+
+def _stream_error(err):
+    message = err.get("message") if isinstance(err, dict) else str(err)
+    return UpstreamError(message or "The upstream reported an error mid-stream", status=502)

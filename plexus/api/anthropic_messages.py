@@ -1,0 +1,377 @@
+"""Anthropic Messages as a client API (`/v1/messages`, `/v1/messages/count_tokens`): request
+checks and parsing, response and stream rendering, the error shape, and the fast path to
+`type: messages` upstreams."""
+
+import re
+
+import orjson
+
+from ..errors import InvalidRequest
+from ..streaming.sse import SSEDecoder, encode
+from ..unified import types as u
+from ..unified.convert import arguments_object, arguments_string, image_from_url, new_id
+from ..unified.usage import Usage, estimate_tokens, from_anthropic, to_anthropic
+
+STYLE = "messages"
+FAMILY = "messages"
+ROUTES = {"/v1/messages": "create", "/v1/messages/count_tokens": "count_tokens"}
+
+ERROR_TYPES = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "request_too_large": "request_too_large",
+    "rate_limit": "rate_limit_error",
+    "billing": "billing_error",
+    "timeout": "timeout_error",
+    "overloaded": "overloaded_error",
+}
+STOP = {"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens", "tool_calls": "tool_use",
+        "content_filter": "refusal"}
+
+
+def check_request(body, count_only=False):
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("model: Field required (a non-empty string)")
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise InvalidRequest("messages: Field required (an array)")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            raise InvalidRequest(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        if not isinstance(m.get("content"), (str, list)):
+            raise InvalidRequest(f"messages.{i}.content: Input should be a string or a list of content blocks")
+    if count_only:
+        return model, False
+    if not messages:
+        raise InvalidRequest("messages: at least one message is required")
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise InvalidRequest("max_tokens: Field required (an integer of at least 1)")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("stream: Input should be a valid boolean")
+    return model, bool(stream)
+
+
+def render_error(err, same_family=False):
+    upstream_type = getattr(err, "upstream_type", None) if same_family else None
+    etype = upstream_type or ERROR_TYPES.get(err.kind, "api_error" if err.status >= 500 else "invalid_request_error")
+    return orjson.dumps({"type": "error", "error": {"type": etype, "message": err.message}}), err.status
+
+
+def render_stream_error(err):
+    body, _ = render_error(err)
+    return encode(body, "error")
+
+
+# ---- translation: client request -> unified ---------------------------------------------------------
+
+
+def parse_request(body):
+    req = u.new_request(body["model"], bool(body.get("stream")))
+    req["system"] = _system(body.get("system"))
+    for i, m in enumerate(body["messages"]):
+        _parse_message(req, m, i)
+    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(body.get("tools") or [])]
+    _parse_tool_choice(req, body.get("tool_choice"))
+    req["max_tokens"] = body.get("max_tokens")
+    for key in ("temperature", "top_p", "top_k"):
+        req[key] = body.get(key)
+    stop = body.get("stop_sequences")
+    req["stop"] = list(stop) if isinstance(stop, list) else []
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        req["user"] = metadata["user_id"]
+    req["reasoning"] = _reasoning(body)
+    req["stream_usage"] = True
+    return req
+
+
+def _system(system):
+    if system is None:
+        return []
+    if isinstance(system, str):
+        return [{"type": "text", "text": system}] if system else []
+    if not isinstance(system, list):
+        raise InvalidRequest("system: Input should be a string or a list of text blocks")
+    return [_text(b) for b in system if isinstance(b, dict) and b.get("type") == "text"]
+
+
+def _text(block):
+    part = {"type": "text", "text": block.get("text") if isinstance(block.get("text"), str) else ""}
+    if block.get("cache_control"):
+        part["cache_control"] = block["cache_control"]
+    return part
+
+
+def _parse_message(req, m, i):
+    content = m["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    parts = []
+    for j, b in enumerate(blocks):
+        kind = b.get("type") if isinstance(b, dict) else None
+        if kind == "tool_result":
+            result = {"type": "tool_result", "tool_call_id": str(b.get("tool_use_id", "")),
+                      "content": _result_content(b.get("content"), i), "is_error": bool(b.get("is_error"))}
+            req["messages"].append({"role": "tool", "content": [result]})
+        else:
+            part = _part(b, kind, f"messages.{i}.content.{j}")
+            if part is not None:
+                parts.append(part)
+    if parts:
+        req["messages"].append({"role": m["role"], "content": parts})
+
+
+def _part(b, kind, where):
+    if kind == "text":
+        return _text(b)
+    if kind == "image":
+        source = b.get("source") or {}
+        if source.get("type") == "base64":
+            return {"type": "image", "media_type": source.get("media_type"), "data": source.get("data", "")}
+        if source.get("type") == "url":
+            return image_from_url(source.get("url", ""))
+        raise InvalidRequest(f"{where}.source: an image source must be base64 or url")
+    if kind == "tool_use":
+        return {"type": "tool_call", "id": str(b.get("id", "")), "name": b.get("name", ""),
+                "arguments": arguments_string(b.get("input"))}
+    if kind == "thinking":
+        return {"type": "reasoning", "text": b.get("thinking", ""), "signature": b.get("signature") or None}
+    if kind == "redacted_thinking":
+        return {"type": "reasoning", "text": "", "redacted": b.get("data")}
+    raise InvalidRequest(f"{where}.type: content blocks of type '{kind}' cannot be translated for this model's provider")
+
+
+def _result_content(content, i):
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [p for p in (_part(b, b.get("type"), f"messages.{i}") for b in content if isinstance(b, dict)) if p]
+
+
+def _parse_tool(t, i):
+    if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+        raise InvalidRequest(f"tools.{i}: a tool needs a name")
+    if "input_schema" not in t:
+        raise InvalidRequest(f"tools.{i}: server tool '{t.get('type')}' can only be used with an Anthropic provider")
+    tool = {"name": t["name"], "description": t.get("description"), "parameters": t.get("input_schema") or {}}
+    if t.get("cache_control"):
+        tool["cache_control"] = t["cache_control"]
+    return tool
+
+
+def _parse_tool_choice(req, choice):
+    if not isinstance(choice, dict):
+        return
+    kind = {"auto": "auto", "any": "required", "none": "none", "tool": "tool"}.get(choice.get("type"))
+    if kind:
+        req["tool_choice"] = {"type": kind, "name": choice.get("name")} if kind == "tool" else {"type": kind}
+    if choice.get("disable_parallel_tool_use"):
+        req["parallel_tool_calls"] = False
+
+
+def _reasoning(body):
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict):
+        return None
+    if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
+        return {"budget_tokens": thinking["budget_tokens"]}
+    if thinking.get("type") == "adaptive":
+        effort = (body.get("output_config") or {}).get("effort")
+        return {"effort": effort if effort in u.EFFORT_BUDGETS else "medium"}
+    return None
+
+
+def count_estimate(body):
+    """A token estimate for upstreams with no count endpoint: about four characters a token over
+    the text of the system prompt, messages and tool definitions, plus a few tokens per message."""
+    chars = len(orjson.dumps(body.get("system") or ""))
+    for m in body.get("messages") or ():
+        chars += len(orjson.dumps(m.get("content") if isinstance(m, dict) else m)) + 12
+    chars += len(orjson.dumps(body.get("tools") or []))
+    return {"input_tokens": estimate_tokens(chars)}
+
+
+# ---- translation: unified -> client response --------------------------------------------------------
+
+
+def render_response(resp, alias):
+    return {"id": _message_id(resp["id"]), "type": "message", "role": "assistant", "model": alias,
+            "content": [_block(p) for p in resp["content"]], "stop_reason": STOP[resp["stop_reason"]],
+            "stop_sequence": resp.get("stop_sequence"), "usage": to_anthropic(resp.get("usage") or Usage())}
+
+
+def _block(p):
+    kind = p["type"]
+    if kind == "text":
+        return {"type": "text", "text": p["text"]}
+    if kind == "tool_call":
+        return {"type": "tool_use", "id": p["id"], "name": p["name"], "input": arguments_object(p["arguments"])}
+    if p.get("redacted"):
+        return {"type": "redacted_thinking", "data": p["redacted"]}
+    return {"type": "thinking", "thinking": p["text"], "signature": p.get("signature") or ""}
+
+
+def _message_id(upstream_id):
+    return upstream_id if upstream_id.startswith("msg_") else new_id("msg_")
+
+
+class StreamRenderer:
+    """Unified events -> Anthropic SSE events. Blocks never overlap: a new kind of content closes
+    the open block first; indexes count from 0. `message_delta` waits for the end, because OpenAI
+    sends usage after the finish reason."""
+
+    def __init__(self, alias, request):
+        self.alias = alias
+        self.index = -1
+        self.open = None  # "text" | "thinking" | ("tool", unified index) | None
+        self.stop = None
+        self.usage = None
+        self.failed = False
+
+    def feed(self, event):
+        kind, value = event
+        if kind == u.START:
+            self.usage = value.get("usage")
+            message = {"id": _message_id(value["id"]), "type": "message", "role": "assistant", "model": self.alias,
+                       "content": [], "stop_reason": None, "stop_sequence": None,
+                       "usage": to_anthropic(self.usage or Usage())}
+            return _event("message_start", {"type": "message_start", "message": message})
+        if kind == u.TEXT:
+            return self._ensure("text", {"type": "text", "text": ""}) + self._delta({"type": "text_delta", "text": value})
+        if kind == u.REASONING:
+            head = self._ensure("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            return head + self._delta({"type": "thinking_delta", "thinking": value})
+        if kind == u.SIGNATURE:
+            return self._delta({"type": "signature_delta", "signature": value}) if self.open == "thinking" else b""
+        if kind == u.REDACTED:
+            return self._close() + self._start({"type": "redacted_thinking", "data": value}, None) + self._close()
+        if kind == u.TOOL_START:
+            block = {"type": "tool_use", "id": value["id"], "name": value["name"], "input": {}}
+            return self._close() + self._start(block, ("tool", value["index"]))
+        if kind == u.TOOL_ARGS:
+            if self.open != ("tool", value["index"]):
+                return b""  # arguments of a call whose block already closed: Anthropic cannot reopen it
+            return self._delta({"type": "input_json_delta", "partial_json": value["delta"]})
+        if kind == u.BLOCK_END:
+            return self._close()
+        if kind == u.STOP:
+            self.stop = value
+        elif kind == u.USAGE:
+            self.usage = value
+        elif kind == u.ERROR:
+            self.failed = True
+            return self._close() + render_stream_error(value)
+        return b""
+
+    def close(self):
+        if self.failed or self.stop is None:
+            return b"", self.failed
+        usage = to_anthropic(self.usage or Usage())
+        delta = {"type": "message_delta", "delta": {"stop_reason": STOP[self.stop["reason"]],
+                                                     "stop_sequence": self.stop.get("stop_sequence")}, "usage": usage}
+        return self._close() + _event("message_delta", delta) + _event("message_stop", {"type": "message_stop"}), True
+
+    def _ensure(self, kind, block):
+        return b"" if self.open == kind else self._close() + self._start(block, kind)
+
+    def _start(self, block, kind):
+        self.index += 1
+        self.open = kind
+        return _event("content_block_start", {"type": "content_block_start", "index": self.index, "content_block": block})
+
+    def _delta(self, delta):
+        return _event("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta})
+
+    def _close(self):
+        if self.open is None:
+            return b""
+        self.open = None
+        return _event("content_block_stop", {"type": "content_block_stop", "index": self.index})
+
+
+def _event(name, data):
+    return encode(orjson.dumps(data), name)
+
+
+# ---- fast path ----------------------------------------------------------------------------------------
+
+_MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
+
+
+def passthrough_request(body, upstream_model, stream):
+    out = dict(body)
+    out["model"] = upstream_model
+    return orjson.dumps(out), True
+
+
+def relay_response(raw, alias):
+    data = orjson.loads(raw)
+    if isinstance(data, dict):
+        data["model"] = alias
+    return orjson.dumps(data), data
+
+
+def response_usage(data):
+    return from_anthropic(data.get("usage")), data.get("stop_reason")
+
+
+class StreamRelay:
+    """Relays an Anthropic stream event by event. Only `message_start` (model swapped, usage read)
+    and `message_delta` (usage, stop reason) are parsed; every other event goes out as it came."""
+
+    def __init__(self, alias, client_wants_usage=True):
+        self.decoder = SSEDecoder()
+        self.model_field = b'"model":' + orjson.dumps(alias)
+        self.usage = None
+        self.finish_reason = None
+        self.done = False
+        self.errored = False
+        self.chunks = 0
+
+    def feed(self, chunk):
+        return b"".join(self._event(ev) for ev in self.decoder.feed(chunk))
+
+    def _event(self, ev):
+        name, data = ev.event, ev.data
+        if name == "message_start":
+            self._read_usage(data, "message")
+            data = _MODEL.sub(self.model_field, data, count=1)
+        elif name == "message_delta":
+            self._read_usage(data, None)
+        elif name == "content_block_delta":
+            self.chunks += 1
+        elif name == "message_stop":
+            self.done = True
+        elif name == "error":
+            self.errored = True
+        return encode(data, name)
+
+    def _read_usage(self, data, key):
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if key:
+            obj = obj.get(key) or {}
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            base = to_anthropic(self.usage) if self.usage else {}
+            self.usage = from_anthropic({**base, **{k: v for k, v in usage.items() if v is not None}})
+        reason = (obj.get("delta") or {}).get("stop_reason") if key is None else None
+        if reason:
+            self.finish_reason = reason
+
+    @property
+    def output_chars(self):
+        return self.chunks * 4  # about one token a delta event
+
+    def close(self):
+        tail = b"".join(self._event(ev) for ev in self.decoder.close())
+        return tail, self.done or self.errored

@@ -1,0 +1,278 @@
+"""`type: messages` providers: the Anthropic Messages API.
+
+Builds `/messages` bodies from a unified request (system on top, alternating turns, tool results
+first in a user turn, thinking blocks only with a real signature) and parses answers and SSE
+events into unified form."""
+
+import orjson
+
+from ..errors import UpstreamError
+from ..unified import types as u
+from ..unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
+from ..unified.usage import Usage, from_anthropic, to_anthropic
+
+VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+STOP = {"end_turn": "stop", "stop_sequence": "stop_sequence", "max_tokens": "length", "tool_use": "tool_calls",
+        "refusal": "content_filter", "pause_turn": "stop", "model_context_window_exceeded": "length"}
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
+def url(provider, model, stream):
+    return provider.api_base_url + "/messages"
+
+
+def headers(provider, client_headers=None):
+    h = {"Content-Type": "application/json", "Accept": "application/json", "anthropic-version": VERSION}
+    for name in FORWARDED_HEADERS:
+        if client_headers and client_headers.get(name):
+            h[name] = client_headers[name]
+    if provider.api_key:
+        h["x-api-key"] = provider.api_key
+    h.update(provider.headers)
+    return h
+
+
+# ---- unified request -> upstream body ------------------------------------------------------------
+
+
+def build_request(req, model, provider):
+    body = {"model": model, "max_tokens": req["max_tokens"] or provider.default_max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": _messages(req["messages"])}
+    system = [_text_block(p) for p in req["system"] if p["text"]]
+    if system:
+        body["system"] = system
+    if req["tools"]:
+        body["tools"] = [_tool(t) for t in req["tools"]]
+    choice = _tool_choice(req)
+    if choice:
+        body["tool_choice"] = choice
+    for key, name in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
+        if req[key] is not None:
+            body[name] = req[key]
+    if req["stop"]:
+        body["stop_sequences"] = req["stop"]
+    if req["user"]:
+        body["metadata"] = {"user_id": req["user"]}
+    _thinking(req, body)
+    if req["stream"]:
+        body["stream"] = True
+    return body
+
+
+def _text_block(p):
+    block = {"type": "text", "text": p["text"]}
+    if p.get("cache_control"):
+        block["cache_control"] = p["cache_control"]
+    return block
+
+
+def _tool(t):
+    tool = {"name": t["name"], "input_schema": t["parameters"]}
+    if t.get("description"):
+        tool["description"] = t["description"]
+    if t.get("cache_control"):
+        tool["cache_control"] = t["cache_control"]
+    return tool
+
+
+def _tool_choice(req):
+    choice = req["tool_choice"]
+    out = None
+    if choice:
+        kind = {"auto": "auto", "none": "none", "required": "any", "tool": "tool"}[choice["type"]]
+        out = {"type": kind, "name": choice["name"]} if kind == "tool" else {"type": kind}
+    if req["parallel_tool_calls"] is False and req["tools"]:
+        out = out or {"type": "auto"}
+        if out["type"] != "none":
+            out["disable_parallel_tool_use"] = True
+    return out
+
+
+def _thinking(req, body):
+    """Anthropic's rules for thinking: a budget of at least 1024 below max_tokens, no forced tool
+    use, no temperature/top_k, top_p only from 0.95. A turn that replays tool calls without their
+    signed thinking cannot have thinking on, so it is left off rather than failing."""
+    reasoning = req["reasoning"]
+    if not reasoning or body.get("tool_choice", {}).get("type") in ("any", "tool"):
+        return
+    last = next((m for m in reversed(req["messages"]) if m["role"] == "assistant"), None)
+    if last and any(p["type"] == "tool_call" for p in last["content"]) and not any(
+        p["type"] == "reasoning" and (p.get("signature") or p.get("redacted")) for p in last["content"]
+    ):
+        return
+    budget = max(reasoning.get("budget_tokens") or u.EFFORT_BUDGETS.get(reasoning.get("effort"), 8192), 1024)
+    if body["max_tokens"] <= budget:
+        body["max_tokens"] = budget + body["max_tokens"]
+    body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    body.pop("temperature", None)
+    body.pop("top_k", None)
+    if body.get("top_p") is not None and body["top_p"] < 0.95:
+        del body["top_p"]
+
+
+def _messages(messages):
+    """Unified messages as alternating Anthropic turns: tool results join the next user turn
+    (results first), consecutive same-role turns merge, empty turns disappear."""
+    out = []
+    for m in messages:
+        role = "assistant" if m["role"] == "assistant" else "user"
+        blocks = [b for b in (_block(p) for p in m["content"]) if b is not None]
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            prev = out[-1]["content"]
+            if m["role"] == "tool":  # results go before any text already in this user turn
+                at = sum(1 for b in prev if b["type"] == "tool_result")
+                prev[at:at] = blocks
+            else:
+                prev.extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    return out
+
+
+def _block(p):
+    kind = p["type"]
+    if kind == "text":
+        return _text_block(p) if p["text"] else None
+    if kind == "image":
+        if p.get("data") is not None:
+            source = {"type": "base64", "media_type": p.get("media_type") or "image/png", "data": p["data"]}
+        else:
+            source = {"type": "url", "url": p["url"]}
+        return {"type": "image", "source": source}
+    if kind == "tool_call":
+        return {"type": "tool_use", "id": anthropic_tool_id(p["id"]), "name": p["name"], "input": arguments_object(p["arguments"])}
+    if kind == "tool_result":
+        block = {"type": "tool_result", "tool_use_id": anthropic_tool_id(p["tool_call_id"])}
+        content = [b for b in (_block(c) for c in p["content"]) if b is not None]
+        if content:
+            block["content"] = content
+        if p.get("is_error"):
+            block["is_error"] = True
+        return block
+    if kind == "reasoning":  # only Anthropic's own, signed reasoning may go back
+        if p.get("redacted"):
+            return {"type": "redacted_thinking", "data": p["redacted"]}
+        if p.get("signature"):
+            return {"type": "thinking", "thinking": p["text"], "signature": p["signature"]}
+    return None
+
+
+# ---- upstream answer -> unified --------------------------------------------------------------------
+
+
+def parse_response(data):
+    content = []
+    for block in data.get("content") or ():
+        part = _part(block)
+        if part is not None:
+            content.append(part)
+    return {"id": data.get("id") or new_id("msg_"), "model": data.get("model", ""), "content": content,
+            "stop_reason": STOP.get(data.get("stop_reason"), "stop"), "stop_sequence": data.get("stop_sequence"),
+            "usage": from_anthropic(data.get("usage"))}
+
+
+def _part(block):
+    kind = block.get("type") if isinstance(block, dict) else None
+    if kind == "text":
+        return {"type": "text", "text": block.get("text", "")}
+    if kind == "thinking":
+        return {"type": "reasoning", "text": block.get("thinking", ""), "signature": block.get("signature")}
+    if kind == "redacted_thinking":
+        return {"type": "reasoning", "text": "", "redacted": block.get("data")}
+    if kind == "tool_use":
+        return {"type": "tool_call", "id": block.get("id") or new_id("toolu_"), "name": block.get("name", ""),
+                "arguments": arguments_string(block.get("input"))}
+    return None
+
+
+class StreamParser:
+    """Anthropic stream events -> unified events. Usage from `message_start` is completed by the
+    cumulative counts of `message_delta`."""
+
+    def __init__(self):
+        self.block = None  # type of the open content block
+        self.tools = 0
+        self.usage = None
+        self.stopped = False
+        self.output_chars = 0
+
+    def feed(self, event):
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return []
+        kind = data.get("type") if isinstance(data, dict) else None
+        handler = getattr(self, "_" + kind, None) if isinstance(kind, str) else None
+        return handler(data) if handler else []
+
+    def _message_start(self, data):
+        msg = data.get("message") or {}
+        self.usage = from_anthropic(msg.get("usage")) or Usage()
+        return [(u.START, {"id": msg.get("id") or new_id("msg_"), "model": msg.get("model", ""), "usage": self.usage})]
+
+    def _content_block_start(self, data):
+        block = data.get("content_block") or {}
+        self.block = block.get("type")
+        if self.block == "tool_use":
+            self.tools += 1
+            return [(u.TOOL_START, {"index": self.tools - 1, "id": block.get("id") or new_id("toolu_"), "name": block.get("name", "")})]
+        if self.block == "redacted_thinking":
+            return [(u.REDACTED, block.get("data", ""))]
+        if self.block == "text" and block.get("text"):
+            return [(u.TEXT, block["text"])]
+        return []
+
+    def _content_block_delta(self, data):
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            value = (u.TEXT, delta.get("text", ""))
+        elif kind == "thinking_delta":
+            value = (u.REASONING, delta.get("thinking", ""))
+        elif kind == "signature_delta":
+            return [(u.SIGNATURE, delta.get("signature", ""))]
+        elif kind == "input_json_delta":
+            value = (u.TOOL_ARGS, {"index": self.tools - 1, "delta": delta.get("partial_json", "")})
+        else:
+            return []
+        text = value[1]["delta"] if kind == "input_json_delta" else value[1]
+        if not text:
+            return []
+        self.output_chars += len(text)
+        return [value]
+
+    def _content_block_stop(self, data):
+        self.block = None
+        return [(u.BLOCK_END, None)]
+
+    def _message_delta(self, data):
+        delta = data.get("delta") or {}
+        out = []
+        if delta.get("stop_reason") and not self.stopped:
+            self.stopped = True
+            out.append((u.STOP, {"reason": STOP.get(delta["stop_reason"], "stop"), "stop_sequence": delta.get("stop_sequence")}))
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            merged = from_anthropic({**_usage_dict(self.usage), **{k: v for k, v in usage.items() if v is not None}})
+            self.usage = merged
+            out.append((u.USAGE, merged))
+        return out
+
+    def _error(self, data):
+        err = data.get("error") or {}
+        status = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}.get(err.get("type"), 502)
+        return [(u.ERROR, UpstreamError(err.get("message") or "The upstream reported an error", status=status,
+                                        upstream_type=err.get("type")))]
+
+
+def _usage_dict(usage):
+    if usage is None:
+        return {}
+    return {**to_anthropic(usage), "output_tokens_details": {"thinking_tokens": usage.reasoning_tokens}}
+
+
+def count_url(provider):
+    return provider.api_base_url + "/messages/count_tokens"

@@ -1,0 +1,140 @@
+"""The unified request, response and stream events: where every client style and provider meet.
+
+They are plain dicts and tuples on the request path (cheap to build, nothing validated per chunk);
+the marshmallow schemas below are their written contract, used by the tests to check that every
+parser produces exactly this shape.
+
+Request::
+
+    {"model": str, "system": [TextPart], "messages": [Message], "tools": [Tool],
+     "tool_choice": None | {"type": "auto"|"none"|"required"|"tool", "name"?},
+     "parallel_tool_calls": None | bool, "max_tokens": None | int, "temperature", "top_p",
+     "top_k", "stop": [str], "seed", "user", "reasoning": None | {"effort", "budget_tokens"},
+     "response_format": None | dict, "stream": bool, "stream_usage": bool}
+
+A message is {"role": "user"|"assistant"|"tool", "content": [Part]}. A "tool" message holds
+exactly one tool_result part. Parts:
+
+    {"type": "text", "text", "cache_control"?}
+    {"type": "image", "media_type"?, "data"?, "url"?}      base64 `data`, or a plain `url`
+    {"type": "tool_call", "id", "name", "arguments": str}  arguments stay a JSON string
+    {"type": "tool_result", "tool_call_id", "content": [text/image parts], "is_error": bool}
+    {"type": "reasoning", "text", "signature"?, "redacted"?}   signature/redacted: Anthropic only
+
+Response: {"id", "model", "content": [text | reasoning | tool_call parts],
+           "stop_reason": StopReason, "stop_sequence": None | str, "usage": Usage | None}
+
+Stop reasons: "stop", "stop_sequence", "length", "tool_calls", "content_filter".
+
+Stream events are `(kind, value)` tuples, in this order: START first; then any of TEXT,
+REASONING, SIGNATURE, REDACTED, TOOL_START, TOOL_ARGS, BLOCK_END; then STOP and USAGE (either
+order, USAGE may repeat: the last one wins); or ERROR at any point.
+"""
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+START = "start"  # {"id", "model", "usage": Usage | None}
+TEXT = "text"  # str
+REASONING = "reasoning"  # str
+SIGNATURE = "signature"  # str: closes the current reasoning block's signature (Anthropic)
+REDACTED = "redacted"  # str: a whole redacted reasoning block's data (Anthropic)
+TOOL_START = "tool_start"  # {"index": int (0.. among tool calls), "id", "name"}
+TOOL_ARGS = "tool_args"  # {"index", "delta": str}: a fragment; fragments concatenate
+BLOCK_END = "block_end"  # None: the upstream closed its current content block
+STOP = "stop"  # {"reason": StopReason, "stop_sequence": None | str}
+USAGE = "usage"  # Usage (cumulative)
+ERROR = "error"  # GatewayError
+
+STOP_REASONS = ("stop", "stop_sequence", "length", "tool_calls", "content_filter")
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class PartSchema(_Open):
+    type = fields.String(required=True, validate=validate.OneOf(["text", "image", "tool_call", "tool_result", "reasoning"]))
+    text = fields.String()
+    cache_control = fields.Dict()
+    media_type = fields.String()
+    data = fields.String()
+    url = fields.String()
+    id = fields.String()
+    name = fields.String()
+    arguments = fields.String()
+    tool_call_id = fields.String()
+    content = fields.List(fields.Dict())
+    is_error = fields.Boolean()
+    signature = fields.String(allow_none=True)
+    redacted = fields.String(allow_none=True)
+
+
+class MessageSchema(_Open):
+    role = fields.String(required=True, validate=validate.OneOf(["user", "assistant", "tool"]))
+    content = fields.List(fields.Nested(PartSchema), required=True)
+
+
+class ToolSchema(_Open):
+    name = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    parameters = fields.Dict(required=True)
+    cache_control = fields.Dict()
+
+
+class RequestSchema(_Open):
+    model = fields.String(required=True)
+    system = fields.List(fields.Nested(PartSchema), required=True)
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    tools = fields.List(fields.Nested(ToolSchema), required=True)
+    tool_choice = fields.Dict(allow_none=True)
+    parallel_tool_calls = fields.Boolean(allow_none=True)
+    max_tokens = fields.Integer(allow_none=True)
+    temperature = fields.Float(allow_none=True)
+    top_p = fields.Float(allow_none=True)
+    top_k = fields.Integer(allow_none=True)
+    stop = fields.List(fields.String(), required=True)
+    seed = fields.Integer(allow_none=True)
+    user = fields.String(allow_none=True)
+    reasoning = fields.Dict(allow_none=True)
+    response_format = fields.Dict(allow_none=True)
+    stream = fields.Boolean(required=True)
+    stream_usage = fields.Boolean()
+
+
+class ResponseSchema(_Open):
+    id = fields.String(required=True)
+    model = fields.String(required=True)
+    content = fields.List(fields.Nested(PartSchema), required=True)
+    stop_reason = fields.String(required=True, validate=validate.OneOf(STOP_REASONS))
+    stop_sequence = fields.String(allow_none=True)
+    usage = fields.Raw(allow_none=True)
+
+
+REQUEST, RESPONSE = RequestSchema(), ResponseSchema()
+
+
+def new_request(model, stream=False):
+    return {
+        "model": model, "system": [], "messages": [], "tools": [], "tool_choice": None,
+        "parallel_tool_calls": None, "max_tokens": None, "temperature": None, "top_p": None,
+        "top_k": None, "stop": [], "seed": None, "user": None, "reasoning": None,
+        "response_format": None, "stream": stream, "stream_usage": False,
+    }
+
+
+def text_of(parts):
+    """The text parts of a content list, joined."""
+    return "".join(p["text"] for p in parts if p["type"] == "text")
+
+
+# reasoning effort <-> a thinking-token budget, for APIs that speak one or the other
+EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
+
+
+def effort_for_budget(budget):
+    if budget <= 2048:
+        return "low"
+    if budget <= 8192:
+        return "medium"
+    return "high"
