@@ -49,10 +49,15 @@ def list_models():
 
 
 def client_token():
+    """The client key, from whichever place its SDK puts it: OpenAI's bearer token, Anthropic's
+    `x-api-key`, Google's `x-goog-api-key` or `?key=`."""
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get("x-api-key", "").strip()
+    for header in ("x-api-key", "x-goog-api-key"):
+        if request.headers.get(header):
+            return request.headers[header].strip()
+    return request.args.get("key", "").strip()
 
 
 def read_json():
@@ -71,8 +76,9 @@ def read_json():
         raise InvalidRequest(f"The request body is not valid JSON: {e}") from None
 
 
-def handle(style):
-    """The one path every request of every style takes."""
+def handle(style, **route_args):
+    """The one path every request of every style takes. `route_args` are the path's variables
+    (e.g. Gemini's model and method), handed to the style with the query string."""
     gw = gateway()
     config = gw.config
     rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
@@ -81,13 +87,14 @@ def handle(style):
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
         rec.prompt_chars = request.content_length or 0
-        alias, stream = style.check_request(body)
+        route = {"args": route_args, "query": request.args}
+        alias, stream = style.check_request(body, route)
         rec.alias, rec.streamed = alias, stream
         target, provider = gw.router.candidates(config, alias)[0]
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
         same_family = provider.type == style.FAMILY
         rec.fast_path = same_family
-        exchange = (Passthrough if same_family else Translation)(style, PROVIDERS[provider.type], body, alias, target, provider)
+        exchange = (Passthrough if same_family else Translation)(style, PROVIDERS[provider.type], body, alias, stream, target, provider, route)
         rec.attempts.append({"provider": provider.id, "model": target.model})
         rec.upstream_started = time.perf_counter()
         module = exchange.provider_module
@@ -111,9 +118,9 @@ def forwarded_headers():
 class Passthrough:
     """Same family: the body goes up with the model swapped; the answer comes back nearly as is."""
 
-    def __init__(self, style, provider_module, body, alias, target, provider):
+    def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
         self.style, self.provider_module, self.alias = style, provider_module, alias
-        self.payload, self.client_wants_usage = style.passthrough_request(body, target.model, bool(body.get("stream")))
+        self.payload, self.relay_options = style.passthrough_request(body, target.model, stream, route)
 
     def answer(self, raw):
         out, data = self.style.relay_response(raw, self.alias)
@@ -121,15 +128,15 @@ class Passthrough:
         return out, usage, finish, None
 
     def stream(self):
-        return self.style.StreamRelay(self.alias, self.client_wants_usage)
+        return self.style.StreamRelay(self.alias, self.relay_options)
 
 
 class Translation:
     """Different families: client wire -> unified -> provider wire, and back."""
 
-    def __init__(self, style, provider_module, body, alias, target, provider):
+    def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
         self.style, self.provider_module, self.alias = style, provider_module, alias
-        self.request = style.parse_request(body)
+        self.request = style.parse_request(body, route)
         self.payload = orjson.dumps(provider_module.build_request(self.request, target.model, provider))
 
     def answer(self, raw):
@@ -164,14 +171,14 @@ def relay_json(gw, rec, resp, exchange):
     return Response(out, status=resp.status_code, content_type="application/json")
 
 
-def count_tokens(style):
+def count_tokens(style, **route_args):
     """Anthropic's `count_tokens`: forwarded to an Anthropic upstream, estimated for the others."""
     gw = gateway()
     rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
-        alias, _ = style.check_request(body, count_only=True)
+        alias, _ = style.check_request(body, count_only=True)  # count_tokens has no path variables
         rec.alias = alias
         target, provider = gw.router.candidates(gw.config, alias)[0]
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
@@ -245,8 +252,8 @@ def register_styles(blueprint):
 
 
 def _view(operation, style):
-    def view():
-        return operation(style)
+    def view(**route_args):
+        return operation(style, **route_args)
 
     return view
 

@@ -31,7 +31,7 @@ STOP = {"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tok
         "content_filter": "refusal"}
 
 
-def check_request(body, count_only=False):
+def check_request(body, route=None, count_only=False):
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object")
     model = body.get("model")
@@ -72,7 +72,7 @@ def render_stream_error(err):
 # ---- translation: client request -> unified ---------------------------------------------------------
 
 
-def parse_request(body):
+def parse_request(body, route=None):
     req = u.new_request(body["model"], bool(body.get("stream")))
     req["system"] = _system(body.get("system"))
     for i, m in enumerate(body["messages"]):
@@ -305,7 +305,7 @@ def _event(name, data):
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
-def passthrough_request(body, upstream_model, stream):
+def passthrough_request(body, upstream_model, stream, route=None):
     out = dict(body)
     out["model"] = upstream_model
     return orjson.dumps(out), True
@@ -326,7 +326,7 @@ class StreamRelay:
     """Relays an Anthropic stream event by event. Only `message_start` (model swapped, usage read)
     and `message_delta` (usage, stop reason) are parsed; every other event goes out as it came."""
 
-    def __init__(self, alias, client_wants_usage=True):
+    def __init__(self, alias, options=None):
         self.decoder = SSEDecoder()
         self.model_field = b'"model":' + orjson.dumps(alias)
         self.usage = None

@@ -31,7 +31,7 @@ ERROR_TYPES = {
 ERROR_CODES = {"authentication": "invalid_api_key", "rate_limit": "rate_limit_exceeded"}
 
 
-def check_request(body):
+def check_request(body, route=None):
     """Reject what no upstream would accept, with OpenAI's wording of the problem."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object")
@@ -79,7 +79,7 @@ FINISH = {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool_cal
 SIGNED_FORMAT = "anthropic-claude-v1"
 
 
-def parse_request(body):
+def parse_request(body, route=None):
     """The client's body (already checked) as a unified request."""
     req = u.new_request(body["model"], bool(body.get("stream")))
     for i, m in enumerate(body["messages"]):
@@ -312,7 +312,7 @@ _USAGE_NULL = re.compile(rb'"usage"\s*:\s*null')
 _FINISH = re.compile(rb'"finish_reason"\s*:\s*"([A-Za-z_]+)"')
 
 
-def passthrough_request(body, upstream_model, stream):
+def passthrough_request(body, upstream_model, stream, route=None):
     """The upstream body: the client's, with the model swapped. For streams, usage is asked for so it
     can be accounted; returns whether the client itself asked for it (else the usage chunk is hidden)."""
     out = dict(body)
