@@ -14,7 +14,7 @@ from . import api
 from .errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
 from .proxy import iter_body
 from .providers import REGISTRY as PROVIDERS
-from .streaming.translate import TranslatedStream
+from .exchange import exchange_for
 from .usage.record import UsageRecord
 
 log = logging.getLogger("plexus.request")
@@ -93,8 +93,10 @@ def handle(style, **route_args):
         target, provider = gw.router.candidates(config, alias)[0]
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
         same_family = provider.type == style.FAMILY
-        rec.fast_path = same_family
-        exchange = (Passthrough if same_family else Translation)(style, PROVIDERS[provider.type], body, alias, stream, target, provider, route)
+        if hasattr(style, "prepare"):  # styles with server-side conversation state
+            body = style.prepare(body, gw.responses, rec.key_name, same_family)
+        exchange = exchange_for(style, PROVIDERS[provider.type], provider.type, body, alias, stream, target, provider, route)
+        rec.fast_path = exchange.fast_path
         rec.attempts.append({"provider": provider.id, "model": target.model})
         rec.upstream_started = time.perf_counter()
         module = exchange.provider_module
@@ -102,9 +104,10 @@ def handle(style, **route_args):
             provider, module.url(provider, target.model, stream), module.headers(provider, forwarded_headers()),
             exchange.payload, stream,
         )
+        keep = remembering(gw, style, rec, body)
         if not stream:
-            return relay_json(gw, rec, resp, exchange)
-        return Response(relay_stream(gw, style, rec, resp, exchange.stream()), content_type="text/event-stream", headers=SSE_HEADERS)
+            return relay_json(gw, rec, resp, exchange, keep)
+        return Response(relay_stream(gw, rec, resp, exchange.stream(), keep), content_type="text/event-stream", headers=SSE_HEADERS)
     except GatewayError as e:
         rec.finish(e.status, e.message)
         gw.record(rec)
@@ -115,44 +118,21 @@ def forwarded_headers():
     return {name: request.headers.get(name) for name in FORWARDED_HEADERS if request.headers.get(name)}
 
 
-class Passthrough:
-    """Same family: the body goes up with the model swapped; the answer comes back nearly as is."""
+def remembering(gw, style, rec, body):
+    """A callback that stores a finished response for styles that keep conversation state."""
+    if not hasattr(style, "remember"):
+        return None
 
-    def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
-        self.style, self.provider_module, self.alias = style, provider_module, alias
-        self.payload, self.relay_options = style.passthrough_request(body, target.model, stream, route)
+    def keep(final):
+        try:
+            style.remember(gw.responses, rec.key_name, body, final)
+        except Exception:  # storing is a service to the client; it must not break the answer
+            log.exception("could not store response %s", rec.request_id)
 
-    def answer(self, raw):
-        out, data = self.style.relay_response(raw, self.alias)
-        usage, finish = self.style.response_usage(data) if isinstance(data, dict) else (None, None)
-        return out, usage, finish, None
-
-    def stream(self):
-        return self.style.StreamRelay(self.alias, self.relay_options)
+    return keep
 
 
-class Translation:
-    """Different families: client wire -> unified -> provider wire, and back."""
-
-    def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
-        self.style, self.provider_module, self.alias = style, provider_module, alias
-        self.request = style.parse_request(body, route)
-        self.payload = orjson.dumps(provider_module.build_request(self.request, target.model, provider))
-
-    def answer(self, raw):
-        data = orjson.loads(raw)
-        if not isinstance(data, dict):
-            raise orjson.JSONDecodeError("not an object", "", 0)
-        unified = self.provider_module.parse_response(data)
-        chars = sum(len(p.get("text") or p.get("arguments") or "") for p in unified["content"])
-        out = orjson.dumps(self.style.render_response(unified, self.alias))
-        return out, unified["usage"], unified["stop_reason"], chars
-
-    def stream(self):
-        return TranslatedStream(self.provider_module.StreamParser(), self.style.StreamRenderer(self.alias, self.request))
-
-
-def relay_json(gw, rec, resp, exchange):
+def relay_json(gw, rec, resp, exchange, keep=None):
     try:
         raw = resp.content
     except Exception:
@@ -161,14 +141,17 @@ def relay_json(gw, rec, resp, exchange):
         rec.upstream_s = time.perf_counter() - rec.upstream_started
         resp.close()
     try:
-        out, rec.usage, rec.finish_reason, chars = exchange.answer(raw)
+        answer = exchange.answer(raw)
     except orjson.JSONDecodeError:
         raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
-    rec.output_chars = chars if chars is not None else len(raw) // 2
+    rec.usage, rec.finish_reason = answer.usage, answer.finish_reason
+    rec.output_chars = answer.output_chars if answer.output_chars is not None else len(raw) // 2
+    if keep:
+        keep(answer.final)
     rec.first_byte = time.perf_counter()
     rec.finish(resp.status_code)
     gw.record(rec)
-    return Response(out, status=resp.status_code, content_type="application/json")
+    return Response(answer.body, status=resp.status_code, content_type="application/json")
 
 
 def count_tokens(style, **route_args):
@@ -201,7 +184,7 @@ def count_tokens(style, **route_args):
         return error_response(style, e, True)
 
 
-def relay_stream(gw, style, rec, resp, relay):
+def relay_stream(gw, rec, resp, relay, keep=None):
     """Forward each upstream event as it arrives. `finally` runs on success, on upstream failure and
     when the client hangs up (the server closes this generator), so the upstream is always closed
     and the request always recorded."""
@@ -219,7 +202,9 @@ def relay_stream(gw, style, rec, resp, relay):
         if not complete:
             status = 502
             rec.error = "upstream stream ended before it finished"
-            yield style.render_stream_error(UpstreamError("The upstream stream ended before it finished", status=502))
+            yield relay.fail(UpstreamError("The upstream stream ended before it finished", status=502))
+        elif keep:
+            keep(relay.final)
     except GeneratorExit:
         status = "cancelled"
         raise
@@ -227,7 +212,7 @@ def relay_stream(gw, style, rec, resp, relay):
         status = 502
         rec.error = f"upstream stream broke: {type(e).__name__}"
         log.warning("stream from %s broke: %s", rec.provider, type(e).__name__)
-        yield style.render_stream_error(UpstreamError("The upstream stream broke off", status=502))
+        yield relay.fail(UpstreamError("The upstream stream broke off", status=502))
     finally:
         resp.close()
         rec.upstream_s = time.perf_counter() - rec.upstream_started
@@ -241,14 +226,31 @@ def error_response(style, err, same_family=False):
     return Response(body, status=status, content_type="application/json", headers=err.headers)
 
 
-OPERATIONS = {"create": handle, "count_tokens": count_tokens}
+def stored_response(style, response_id, action):
+    """GET or DELETE one stored response (Responses API); only the key that made it may."""
+    gw = gateway()
+    try:
+        key = gw.authenticate(client_token())
+        return Response(orjson.dumps(action(gw.responses, key.name, response_id)), content_type="application/json")
+    except GatewayError as e:
+        return error_response(style, e)
+
+
+OPERATIONS = {
+    "create": (handle, "POST"),
+    "count_tokens": (count_tokens, "POST"),
+    "retrieve": (lambda style, response_id: stored_response(style, response_id, style.retrieve), "GET"),
+    "delete": (lambda style, response_id: stored_response(style, response_id, style.delete), "DELETE"),
+}
 
 
 def register_styles(blueprint):
-    """Each style's routes name an operation; a new style is a module and a registry line."""
+    """Each style's routes name its operations; a new style is a module and a registry line."""
     for style in api.REGISTRY.values():
-        for path, operation in style.ROUTES.items():
-            blueprint.add_url_rule(path, f"{style.STYLE}:{operation}", _view(OPERATIONS[operation], style), methods=["POST"])
+        for path, operations in style.ROUTES.items():
+            for name in (operations,) if isinstance(operations, str) else operations:
+                view, method = OPERATIONS[name]
+                blueprint.add_url_rule(path, f"{style.STYLE}:{name}", _view(view, style), methods=[method])
 
 
 def _view(operation, style):

@@ -19,6 +19,7 @@ class Gateway:
         self.router = router or Router()
         self.upstreams = upstreams or Upstreams()
         self.sinks = []  # callables that take each finished UsageRecord
+        self.responses = None  # the ResponseStore, for API styles that keep conversation state
         self.apply(config)
 
     def apply(self, config):

@@ -201,7 +201,7 @@ def count_estimate(body):
 # ---- translation: unified -> client response --------------------------------------------------------
 
 
-def render_response(resp, alias):
+def render_response(resp, alias, request=None):
     return {"id": _message_id(resp["id"]), "type": "message", "role": "assistant", "model": alias,
             "content": [_block(p) for p in resp["content"]], "stop_reason": STOP[resp["stop_reason"]],
             "stop_sequence": resp.get("stop_sequence"), "usage": to_anthropic(resp.get("usage") or Usage())}
@@ -367,6 +367,11 @@ class StreamRelay:
         reason = (obj.get("delta") or {}).get("stop_reason") if key is None else None
         if reason:
             self.finish_reason = reason
+
+    final = None  # nothing to store for this style
+
+    def fail(self, err):
+        return render_stream_error(err)
 
     @property
     def output_chars(self):

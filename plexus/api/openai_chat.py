@@ -198,7 +198,7 @@ def _parse_tool_choice(choice):
     raise InvalidRequest("'tool_choice' must be auto, none, required or a function choice", param="tool_choice")
 
 
-def render_response(resp, alias):
+def render_response(resp, alias, request=None):
     """A unified response as a `chat.completion` object."""
     content = resp["content"]
     message = {"role": "assistant", "content": u.text_of(content) or None, "refusal": None}
@@ -384,6 +384,11 @@ class StreamRelay:
                 self.finish_reason = m.group(1).decode()
         self.chunks += 1
         return _MODEL.sub(self.model_field, data, count=1)
+
+    final = None  # nothing to store for this style
+
+    def fail(self, err):
+        return render_stream_error(err)
 
     @property
     def output_chars(self):

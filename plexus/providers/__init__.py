@@ -2,16 +2,15 @@
 
 import orjson
 
-from . import chat, messages
+from . import chat, messages, responses
 
 REGISTRY = {
     "chat": chat,
     "messages": messages,
+    "responses": responses,
 }
 
 
-def get(provider_type):
-    return REGISTRY.get(provider_type)
 
 
 def parse_error_body(body):

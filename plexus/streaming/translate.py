@@ -33,6 +33,14 @@ class TranslatedStream:
                     out.append(rendered)
         return b"".join(out)
 
+    def fail(self, err):
+        """End the client's stream with an error in its own style, after whatever was open."""
+        return self.renderer.feed((u.ERROR, err))
+
+    @property
+    def final(self):
+        return getattr(self.renderer, "final", None)
+
     @property
     def usage(self):
         return self.parser.usage

@@ -1,0 +1,469 @@
+"""The OpenAI Responses API as a client API (`/v1/responses`): request checks and parsing,
+conversation state (`previous_response_id`, `store`), response and stream rendering with the real
+event sequence, and the fast path to `type: responses` upstreams."""
+
+import re
+import time
+
+import orjson
+
+from ..errors import InvalidRequest, NotFound
+from ..providers.responses import output_parts, text_format
+from ..streaming.sse import SSEDecoder, encode
+from ..unified import types as u
+from ..unified.convert import image_from_url, new_id
+from ..unified.usage import Usage, from_responses
+from . import openai_chat
+
+STYLE = "responses"
+FAMILY = "responses"
+ROUTES = {"/v1/responses": "create", "/v1/responses/<response_id>": ("retrieve", "delete")}
+
+render_error = openai_chat.render_error  # the HTTP error body is Chat Completions' shape
+INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+ECHO = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "previous_response_id", "reasoning",
+        "store", "temperature", "text", "tool_choice", "tools", "top_p", "truncation", "user")
+
+
+def check_request(body, route=None):
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
+    items = body.get("input")
+    if not isinstance(items, (str, list)) or not items:
+        raise InvalidRequest("'input' is required: a string or a non-empty array of items", param="input")
+    if isinstance(items, list) and not all(isinstance(i, dict) for i in items):
+        raise InvalidRequest("every item of 'input' must be an object", param="input")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean", param="stream")
+    return model, bool(stream)
+
+
+# ---- conversation state ------------------------------------------------------------------------------
+
+
+def prepare(body, store, key_name, same_family):
+    """Expand `previous_response_id` from the gateway's own store into the full input, so any
+    upstream (stateless) can continue the conversation. An id the gateway does not know is left
+    for a Responses upstream to resolve, and is an error for the others."""
+    prev_id = body.get("previous_response_id")
+    if not prev_id:
+        return body
+    saved = store.get(prev_id, key_name) if store else None
+    if saved is None:
+        if same_family:
+            return body
+        raise InvalidRequest(f"Previous response with id '{prev_id}' not found.", param="previous_response_id")
+    items = body["input"]
+    items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else items
+    history = saved["input"] + [_as_input(i) for i in saved["response"].get("output") or ()]
+    out = {k: v for k, v in body.items() if k != "previous_response_id"}
+    out["input"] = history + items
+    return out
+
+
+def _as_input(item):
+    """An output item as it is sent back as input (status and ids the API does not want dropped)."""
+    if item.get("type") == "message":
+        return {"type": "message", "role": "assistant", "content": item.get("content") or []}
+    if item.get("type") == "function_call":
+        return {k: item[k] for k in ("type", "call_id", "name", "arguments") if k in item}
+    return item
+
+
+def remember(store, key_name, body, response):
+    """Keep a finished response (unless the client said `store: false`) for later turns and GETs."""
+    if store is None or body.get("store") is False or not isinstance(response, dict) or not response.get("id"):
+        return
+    items = body["input"]
+    items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else items
+    store.put(response["id"], key_name, {"input": items, "response": response})
+
+
+def retrieve(store, key_name, response_id):
+    saved = store.get(response_id, key_name) if store else None
+    if saved is None:
+        raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+    return saved["response"]
+
+
+def delete(store, key_name, response_id):
+    if not store or not store.delete(response_id, key_name):
+        raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+    return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+# ---- translation: client request -> unified ------------------------------------------------------------
+
+
+def parse_request(body, route=None):
+    req = u.new_request(body["model"], bool(body.get("stream")))
+    if isinstance(body.get("instructions"), str) and body["instructions"]:
+        req["system"].append({"type": "text", "text": body["instructions"]})
+    items = body["input"]
+    for i, item in enumerate([{"role": "user", "content": items}] if isinstance(items, str) else items):
+        _parse_item(req, item, i)
+    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(body.get("tools") or [])]
+    req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"))
+    req["parallel_tool_calls"] = body.get("parallel_tool_calls")
+    req["max_tokens"] = body.get("max_output_tokens")
+    for key in ("temperature", "top_p"):
+        req[key] = body.get(key)
+    req["user"] = body.get("user") or body.get("safety_identifier")
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and reasoning.get("effort") not in (None, "none"):
+        req["reasoning"] = {"effort": reasoning["effort"]}
+    fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        spec = {k: v for k, v in fmt.items() if k != "type"}
+        req["response_format"] = {"type": "json_schema", "json_schema": spec}
+    elif isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        req["response_format"] = {"type": "json_object"}
+    req["stream_usage"] = True
+    req["client"] = {"echo": {k: body.get(k) for k in ECHO}}
+    return req
+
+
+def _parse_item(req, item, i):
+    kind = item.get("type", "message")
+    if kind == "message":
+        role = item.get("role")
+        parts = _content(item.get("content"), i)
+        if role in ("system", "developer"):
+            req["system"] += [p for p in parts if p["type"] == "text"]
+        elif role in ("user", "assistant"):
+            _append(req, role, parts)
+        else:
+            raise InvalidRequest(f"input[{i}].role must be user, assistant, system or developer", param=f"input[{i}].role")
+    elif kind == "function_call":
+        _append(req, "assistant", [{"type": "tool_call", "id": item.get("call_id") or new_id("call_"),
+                                    "name": item.get("name", ""), "arguments": item.get("arguments") or ""}])
+    elif kind == "function_call_output":
+        output = item.get("output")
+        content = [{"type": "text", "text": output}] if isinstance(output, str) else _content(output, i)
+        req["messages"].append({"role": "tool", "content": [
+            {"type": "tool_result", "tool_call_id": item.get("call_id", ""), "content": content, "is_error": False}]})
+    elif kind == "reasoning":
+        _append(req, "assistant", output_parts(item))
+    else:
+        raise InvalidRequest(f"input[{i}] is a '{kind}' item, which cannot be translated for this model's provider",
+                             param=f"input[{i}]")
+
+
+def _append(req, role, parts):
+    """Consecutive items of one speaker (reasoning, text, calls) form one message."""
+    last = req["messages"][-1] if req["messages"] else None
+    if last and last["role"] == role == "assistant":
+        last["content"].extend(parts)
+    else:
+        req["messages"].append({"role": role, "content": parts})
+
+
+def _content(content, i):
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise InvalidRequest(f"input[{i}].content must be a string or an array", param=f"input[{i}].content")
+    parts = []
+    for p in content:
+        kind = p.get("type") if isinstance(p, dict) else None
+        if kind in ("input_text", "output_text", "text") and isinstance(p.get("text"), str):
+            parts.append({"type": "text", "text": p["text"]})
+        elif kind == "refusal":
+            parts.append({"type": "text", "text": p.get("refusal") or ""})
+        elif kind == "input_image" and isinstance(p.get("image_url"), str):
+            parts.append(image_from_url(p["image_url"]))
+        else:
+            raise InvalidRequest(f"input[{i}] has a '{kind}' content part, which cannot be translated for this model's provider",
+                                 param=f"input[{i}].content")
+    return parts
+
+
+def _parse_tool(t, i):
+    if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(t.get("name"), str):
+        kind = t.get("type") if isinstance(t, dict) else None
+        raise InvalidRequest(f"tools[{i}]: only function tools can be translated for this model's provider (got '{kind}')",
+                             param=f"tools[{i}]")
+    params = t.get("parameters")
+    return {"name": t["name"], "description": t.get("description"),
+            "parameters": params if isinstance(params, dict) else {"type": "object", "properties": {}}}
+
+
+def _parse_tool_choice(choice):
+    if choice is None:
+        return None
+    if choice in ("auto", "none", "required"):
+        return {"type": choice}
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "tool", "name": choice.get("name")}
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        return {"type": "required" if choice.get("mode") == "required" else "auto"}
+    raise InvalidRequest("'tool_choice' must be auto, none, required or a function choice", param="tool_choice")
+
+
+# ---- translation: unified -> client response ----------------------------------------------------------
+
+
+def render_response(resp, alias, request):
+    output = []
+    for p in resp["content"]:
+        if p["type"] == "text":
+            if output and output[-1]["type"] == "message":
+                output[-1]["content"][0]["text"] += p["text"]
+            else:
+                output.append(_message_item(new_id("msg_"), p["text"], "completed"))
+        elif p["type"] == "tool_call":
+            output.append(_call_item(new_id("fc_"), p["id"], p["name"], p["arguments"], "completed"))
+        elif p["type"] == "reasoning":
+            output.append(_reasoning_item(new_id("rs_"), p["text"]))
+    return _response(_response_id(resp["id"]), alias, request, output, resp["stop_reason"], resp.get("usage"))
+
+
+def _response(rid, alias, request, output, stop_reason, usage, created=None, status=None):
+    echo = request["client"]["echo"]
+    status = status or ("incomplete" if stop_reason in INCOMPLETE else "completed")
+    out = {
+        "id": rid, "object": "response", "created_at": created or int(time.time()), "status": status,
+        "error": None, "incomplete_details": {"reason": INCOMPLETE[stop_reason]} if status == "incomplete" else None,
+        "instructions": echo.get("instructions"), "max_output_tokens": echo.get("max_output_tokens"),
+        "model": alias, "output": output,
+        "parallel_tool_calls": echo.get("parallel_tool_calls") if echo.get("parallel_tool_calls") is not None else True,
+        "previous_response_id": echo.get("previous_response_id"),
+        "reasoning": echo.get("reasoning") or {"effort": None, "summary": None},
+        "store": echo.get("store") if echo.get("store") is not None else True,
+        "temperature": echo.get("temperature"), "text": echo.get("text") or {"format": {"type": "text"}},
+        "tool_choice": echo.get("tool_choice") or "auto", "tools": echo.get("tools") or [],
+        "top_p": echo.get("top_p"), "truncation": echo.get("truncation") or "disabled",
+        "usage": _usage(usage) if usage is not None else None, "user": echo.get("user"),
+        "metadata": echo.get("metadata") or {},
+    }
+    return out
+
+
+def _usage(usage):
+    return {"input_tokens": usage.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+            "output_tokens": usage.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+            "total_tokens": usage.prompt_tokens + usage.output_tokens}
+
+
+def _message_item(item_id, text, status):
+    content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}] if status == "completed" else []
+    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
+
+
+def _call_item(item_id, call_id, name, arguments, status):
+    return {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": arguments, "status": status}
+
+
+def _reasoning_item(item_id, text):
+    return {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": text}] if text else []}
+
+
+def _response_id(upstream_id):
+    return upstream_id if upstream_id.startswith("resp_") else new_id("resp_")
+
+
+class StreamRenderer:
+    """Unified events -> the Responses event sequence: `response.created`, `response.in_progress`,
+    then per output item `output_item.added` ... `output_item.done` (message items with their content
+    part, function calls with argument deltas, reasoning with a summary part), then
+    `response.completed` / `response.incomplete`, or `response.failed` on an error. Every event has
+    a strictly increasing `sequence_number`."""
+
+    def __init__(self, alias, request):
+        self.alias = alias
+        self.request = request
+        self.seq = -1
+        self.id = None
+        self.created = int(time.time())
+        self.output = []  # finished items, for the terminal event
+        self.item = None  # the open item
+        self.text = ""  # the open item's text or arguments so far
+        self.stop = None
+        self.usage = None
+        self.failed = False
+        self.final = None  # the terminal response object, once sent
+
+    def feed(self, event):
+        kind, value = event
+        if kind == u.START:
+            self.id = _response_id(value["id"])
+            shell = self._shell("in_progress")
+            return self._emit("response.created", response=shell) + self._emit("response.in_progress", response=shell)
+        if kind == u.TEXT:
+            return self._open("message") + self._text_delta("response.output_text.delta", value, content_index=0, logprobs=[])
+        if kind == u.REASONING:
+            return self._open("reasoning") + self._text_delta("response.reasoning_summary_text.delta", value, summary_index=0)
+        if kind == u.TOOL_START:
+            item = _call_item(new_id("fc_"), value["id"], value["name"], "", "in_progress")
+            return self._close() + self._add(item, tool=value["index"])
+        if kind == u.TOOL_ARGS:
+            if self.item is None or self.item.get("_tool") != value["index"]:
+                return b""
+            return self._text_delta("response.function_call_arguments.delta", value["delta"])
+        if kind == u.BLOCK_END:
+            return self._close()
+        if kind == u.STOP:
+            self.stop = value["reason"]
+        elif kind == u.USAGE:
+            self.usage = value
+        elif kind == u.ERROR:
+            self.failed = True
+            failed = self._shell("failed")
+            failed["error"] = {"code": "server_error" if value.status >= 500 else "invalid_prompt", "message": value.message}
+            self.final = failed
+            return self._close() + self._emit("response.failed", response=failed)
+        return b""
+
+    def close(self):
+        if self.failed or self.stop is None:
+            return b"", self.failed
+        tail = self._close()
+        self.final = _response(self.id, self.alias, self.request, self.output, self.stop, self.usage or Usage(), self.created)
+        name = "response.incomplete" if self.final["status"] == "incomplete" else "response.completed"
+        return tail + self._emit(name, response=self.final), True
+
+    def _shell(self, status):
+        return _response(self.id, self.alias, self.request, list(self.output), "stop", None, self.created, status)
+
+    def _emit(self, name, **fields):
+        self.seq += 1
+        return encode(orjson.dumps({"type": name, "sequence_number": self.seq, **fields}), name)
+
+    def _open(self, kind):
+        if self.item is not None and self.item["type"] == kind:
+            return b""
+        out = self._close()
+        if kind == "message":
+            item = _message_item(new_id("msg_"), "", "in_progress")
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            return out + self._add(item) + self._emit("response.content_part.added", item_id=item["id"],
+                                                      output_index=len(self.output), content_index=0, part=part)
+        item = _reasoning_item(new_id("rs_"), "")
+        part = {"type": "summary_text", "text": ""}
+        return out + self._add(item) + self._emit("response.reasoning_summary_part.added", item_id=item["id"],
+                                                  output_index=len(self.output), summary_index=0, part=part)
+
+    def _add(self, item, tool=None):
+        self.item, self.text = dict(item), ""
+        if tool is not None:
+            self.item["_tool"] = tool
+        return self._emit("response.output_item.added", output_index=len(self.output), item=item)
+
+    def _text_delta(self, name, delta, **fields):
+        self.text += delta
+        return self._emit(name, item_id=self.item["id"], output_index=len(self.output), **fields, delta=delta)
+
+    def _close(self):
+        item = self.item
+        if item is None:
+            return b""
+        self.item = None
+        at = {"item_id": item["id"], "output_index": len(self.output)}
+        if item["type"] == "message":
+            part = {"type": "output_text", "text": self.text, "annotations": [], "logprobs": []}
+            done = _message_item(item["id"], self.text, "completed")
+            out = (self._emit("response.output_text.done", **at, content_index=0, text=self.text, logprobs=[])
+                   + self._emit("response.content_part.done", **at, content_index=0, part=part))
+        elif item["type"] == "reasoning":
+            part = {"type": "summary_text", "text": self.text}
+            done = _reasoning_item(item["id"], self.text)
+            out = (self._emit("response.reasoning_summary_text.done", **at, summary_index=0, text=self.text)
+                   + self._emit("response.reasoning_summary_part.done", **at, summary_index=0, part=part))
+        else:
+            done = _call_item(item["id"], item["call_id"], item["name"], self.text, "completed")
+            out = self._emit("response.function_call_arguments.done", **at, name=item["name"], arguments=self.text)
+        out += self._emit("response.output_item.done", output_index=len(self.output), item=done)
+        self.output.append(done)
+        return out
+
+
+# ---- fast path ----------------------------------------------------------------------------------------
+
+_MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
+LIFECYCLE = frozenset(("response.created", "response.in_progress", "response.queued", "response.completed",
+                       "response.incomplete", "response.failed"))
+TERMINAL = frozenset(("response.completed", "response.incomplete", "response.failed"))
+
+
+def passthrough_request(body, upstream_model, stream, route=None):
+    out = dict(body)
+    out["model"] = upstream_model
+    return orjson.dumps(out), None
+
+
+def relay_response(raw, alias):
+    data = orjson.loads(raw)
+    if isinstance(data, dict):
+        data["model"] = alias
+    return orjson.dumps(data), data
+
+
+def response_usage(data):
+    return from_responses(data.get("usage")), data.get("status")
+
+
+class StreamRelay:
+    """Relays a Responses stream event by event; lifecycle events get the alias as `model`, and the
+    terminal event is parsed for usage and kept (as `final`) for the conversation store."""
+
+    def __init__(self, alias, options=None):
+        self.decoder = SSEDecoder()
+        self.model_field = b'"model":' + orjson.dumps(alias)
+        self.usage = None
+        self.finish_reason = None
+        self.final = None
+        self.chunks = 0
+        self.events = 0
+
+    def feed(self, chunk):
+        return b"".join(self._event(ev) for ev in self.decoder.feed(chunk))
+
+    def _event(self, ev):
+        self.events += 1
+        if ev.data == b"[DONE]":
+            return b""  # some compatible servers add it; OpenAI's own streams end without one
+        name = ev.event
+        if name is None:  # the SDK reads data.type; some servers omit the event line
+            m = re.search(rb'"type"\s*:\s*"([^"]+)"', ev.data)
+            name = m.group(1).decode() if m else None
+        data = ev.data
+        if name in LIFECYCLE:
+            data = _MODEL.sub(self.model_field, data, count=1)
+            if name in TERMINAL:
+                self._terminal(data)
+        else:
+            self.chunks += 1
+        return encode(data, name)
+
+    def _terminal(self, data):
+        try:
+            resp = orjson.loads(data).get("response") or {}
+        except (orjson.JSONDecodeError, AttributeError):
+            return
+        self.final = resp
+        self.usage = from_responses(resp.get("usage"))
+        self.finish_reason = resp.get("status")
+
+    @property
+    def output_chars(self):
+        return self.chunks * 4
+
+    def fail(self, err):
+        """`response.failed`, numbered after the events relayed (OpenAI numbers them from 0)."""
+        failed = {"id": new_id("resp_"), "object": "response", "status": "failed", "output": [],
+                  "error": {"code": "server_error", "message": err.message}}
+        self.events += 1
+        return encode(orjson.dumps({"type": "response.failed", "sequence_number": self.events - 1, "response": failed}),
+                      "response.failed")
+
+    def close(self):
+        tail = b"".join(self._event(ev) for ev in self.decoder.close())
+        return tail, self.final is not None

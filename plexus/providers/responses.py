@@ -1,0 +1,232 @@
+"""`type: responses` providers: the OpenAI Responses API (`POST {api_base_url}/responses`).
+
+The gateway keeps conversation state itself, so upstream calls are stateless (`store: false`)
+and carry the whole history as input items."""
+
+import orjson
+
+from ..errors import UpstreamError
+from ..unified import types as u
+from ..unified.convert import image_to_url, new_id
+from ..unified.usage import from_responses
+
+INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def url(provider, model, stream):
+    return provider.api_base_url + "/responses"
+
+
+def headers(provider, client_headers=None):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    if provider.api_key:
+        h["Authorization"] = "Bearer " + provider.api_key
+    h.update(provider.headers)
+    return h
+
+
+# ---- unified request -> upstream body ------------------------------------------------------------
+
+
+def build_request(req, model, provider):
+    body = {"model": model, "input": input_items(req["messages"]), "store": False}
+    instructions = "\n\n".join(p["text"] for p in req["system"] if p["text"])
+    if instructions:
+        body["instructions"] = instructions
+    if req["tools"]:
+        body["tools"] = [{"type": "function", "name": t["name"], "description": t.get("description"),
+                          "parameters": t["parameters"], "strict": False} for t in req["tools"]]
+    choice = req["tool_choice"]
+    if choice:
+        body["tool_choice"] = {"type": "function", "name": choice["name"]} if choice["type"] == "tool" else choice["type"]
+    if req["parallel_tool_calls"] is not None and req["tools"]:
+        body["parallel_tool_calls"] = req["parallel_tool_calls"]
+    if req["max_tokens"] is not None:
+        body["max_output_tokens"] = req["max_tokens"]
+    for key in ("temperature", "top_p", "user"):
+        if req[key] is not None:
+            body[key] = req[key]
+    if req["reasoning"]:
+        effort = req["reasoning"].get("effort") or u.effort_for_budget(req["reasoning"].get("budget_tokens") or 0)
+        body["reasoning"] = {"effort": effort, "summary": "auto"}
+        body["include"] = ["reasoning.encrypted_content"]
+    fmt = text_format(req["response_format"])
+    if fmt:
+        body["text"] = {"format": fmt}
+    if req["stream"]:
+        body["stream"] = True
+    return body
+
+
+def text_format(response_format):
+    """Chat's `response_format` as a Responses `text.format` (the schema moves up one level)."""
+    if not isinstance(response_format, dict):
+        return None
+    if response_format.get("type") == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        return {"type": "json_schema", **spec}
+    return response_format
+
+
+def input_items(messages):
+    items = []
+    for m in messages:
+        if m["role"] == "tool":
+            r = m["content"][0]
+            items.append({"type": "function_call_output", "call_id": r["tool_call_id"], "output": u.text_of(r["content"])})
+        elif m["role"] == "user":
+            items.append({"type": "message", "role": "user", "content": [_input_part(p) for p in m["content"]]})
+        else:
+            _assistant_items(m["content"], items)
+    return items
+
+
+def _input_part(p):
+    if p["type"] == "image":
+        return {"type": "input_image", "image_url": image_to_url(p), "detail": "auto"}
+    return {"type": "input_text", "text": p.get("text", "")}
+
+
+def _assistant_items(parts, items):
+    """Assistant parts as items, in order: text runs become one message item each."""
+    text = []
+    for p in parts + [None]:
+        if p is not None and p["type"] == "text":
+            text.append({"type": "output_text", "text": p["text"], "annotations": []})
+            continue
+        if text:
+            items.append({"type": "message", "role": "assistant", "content": text})
+            text = []
+        if p is None:
+            break
+        if p["type"] == "tool_call":
+            items.append({"type": "function_call", "call_id": p["id"], "name": p["name"], "arguments": p["arguments"]})
+        elif p["type"] == "reasoning" and p.get("encrypted"):  # only the Responses API's own reasoning goes back
+            items.append({"type": "reasoning", "id": p.get("item_id") or new_id("rs_"),
+                          "summary": [{"type": "summary_text", "text": p["text"]}] if p["text"] else [],
+                          "encrypted_content": p["encrypted"]})
+
+
+# ---- upstream answer -> unified --------------------------------------------------------------------
+
+
+def parse_response(data):
+    content = []
+    for item in data.get("output") or ():
+        content.extend(output_parts(item))
+    return {"id": data.get("id") or new_id("resp_"), "model": data.get("model", ""), "content": content,
+            "stop_reason": _stop(data, content), "stop_sequence": None, "usage": from_responses(data.get("usage"))}
+
+
+def output_parts(item):
+    kind = item.get("type") if isinstance(item, dict) else None
+    if kind == "message":
+        return [{"type": "text", "text": c.get("text") or c.get("refusal") or ""}
+                for c in item.get("content") or () if c.get("type") in ("output_text", "refusal")]
+    if kind == "function_call":
+        return [{"type": "tool_call", "id": item.get("call_id") or new_id("call_"), "name": item.get("name", ""),
+                 "arguments": item.get("arguments") or ""}]
+    if kind == "reasoning":
+        text = "".join(s.get("text", "") for s in item.get("summary") or ())
+        text = text or "".join(c.get("text", "") for c in item.get("content") or ())
+        part = {"type": "reasoning", "text": text}
+        if item.get("encrypted_content"):
+            part["encrypted"] = item["encrypted_content"]
+            part["item_id"] = item.get("id")
+        return [part]
+    return []
+
+
+def _stop(data, content):
+    if data.get("status") == "incomplete":
+        return INCOMPLETE.get((data.get("incomplete_details") or {}).get("reason"), "length")
+    return "tool_calls" if any(p["type"] == "tool_call" for p in content) else "stop"
+
+
+class StreamParser:
+    """Responses stream events -> unified events, keyed on each event's `type`."""
+
+    def __init__(self):
+        self.tools = {}  # item id -> unified tool index
+        self.open_tool = None
+        self.usage = None
+        self.output_chars = 0
+        self.saw_tool = False
+
+    def feed(self, event):
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return []
+        if not isinstance(data, dict):
+            return []
+        kind = data.get("type", "")
+        handler = self.HANDLERS.get(kind)
+        return handler(self, data) if handler else []
+
+    def _created(self, data):
+        resp = data.get("response") or {}
+        return [(u.START, {"id": resp.get("id") or new_id("resp_"), "model": resp.get("model", ""), "usage": None})]
+
+    def _item_added(self, data):
+        item = data.get("item") or {}
+        if item.get("type") != "function_call":
+            return []
+        self.saw_tool = True
+        n = self.tools.setdefault(item.get("id") or item.get("call_id"), len(self.tools))
+        return [(u.TOOL_START, {"index": n, "id": item.get("call_id") or new_id("call_"), "name": item.get("name", "")})]
+
+    def _text(self, data):
+        return self._chars(u.TEXT, data.get("delta") or "")
+
+    def _reasoning(self, data):
+        return self._chars(u.REASONING, data.get("delta") or "")
+
+    def _args(self, data):
+        n = self.tools.get(data.get("item_id"))
+        if n is None or not data.get("delta"):
+            return []
+        self.output_chars += len(data["delta"])
+        return [(u.TOOL_ARGS, {"index": n, "delta": data["delta"]})]
+
+    def _item_done(self, data):
+        return [(u.BLOCK_END, None)]
+
+    def _finished(self, data):
+        resp = data.get("response") or {}
+        out = []
+        if resp.get("status") == "failed":
+            err = resp.get("error") or {}
+            return [(u.ERROR, UpstreamError(err.get("message") or "The upstream response failed", status=502,
+                                            code=err.get("code")))]
+        content = [{"type": "tool_call"}] if self.saw_tool else []
+        out.append((u.STOP, {"reason": _stop(resp, content), "stop_sequence": None}))
+        self.usage = from_responses(resp.get("usage"))
+        if self.usage is not None:
+            out.append((u.USAGE, self.usage))
+        return out
+
+    def _error(self, data):
+        return [(u.ERROR, UpstreamError(data.get("message") or "The upstream reported an error", status=502,
+                                        code=data.get("code")))]
+
+    def _chars(self, kind, text):
+        if not text:
+            return []
+        self.output_chars += len(text)
+        return [(kind, text)]
+
+    HANDLERS = {
+        "response.created": _created,
+        "response.output_item.added": _item_added,
+        "response.output_text.delta": _text,
+        "response.refusal.delta": _text,
+        "response.reasoning_summary_text.delta": _reasoning,
+        "response.reasoning_text.delta": _reasoning,
+        "response.function_call_arguments.delta": _args,
+        "response.output_item.done": _item_done,
+        "response.completed": _finished,
+        "response.incomplete": _finished,
+        "response.failed": _finished,
+        "error": _error,
+    }
