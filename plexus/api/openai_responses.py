@@ -21,6 +21,7 @@ ROUTES = {"/v1/responses": "create", "/v1/responses/<response_id>": ("retrieve",
 
 render_error = openai_chat.render_error  # the HTTP error body is Chat Completions' shape
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+EXPANDED = "_previous_response_id"
 ECHO = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "previous_response_id", "reasoning",
         "store", "temperature", "text", "tool_choice", "tools", "top_p", "truncation", "user")
 
@@ -62,6 +63,7 @@ def prepare(body, store, key_name, same_family):
     history = saved["input"] + [_as_input(i) for i in saved["response"].get("output") or ()]
     out = {k: v for k, v in body.items() if k != "previous_response_id"}
     out["input"] = history + items
+    out[EXPANDED] = prev_id  # for the echo in the answer; never sent upstream
     return out
 
 
@@ -124,6 +126,7 @@ def parse_request(body, route=None):
         req["response_format"] = {"type": "json_object"}
     req["stream_usage"] = True
     req["client"] = {"echo": {k: body.get(k) for k in ECHO}}
+    req["client"]["echo"]["previous_response_id"] = body.get("previous_response_id") or body.get(EXPANDED)
     return req
 
 
@@ -333,9 +336,9 @@ class StreamRenderer:
     def _shell(self, status):
         return _response(self.id, self.alias, self.request, list(self.output), "stop", None, self.created, status)
 
-    def _emit(self, name, **fields):
+    def _emit(self, event_type, **fields):
         self.seq += 1
-        return encode(orjson.dumps({"type": name, "sequence_number": self.seq, **fields}), name)
+        return encode(orjson.dumps({"type": event_type, "sequence_number": self.seq, **fields}), event_type)
 
     def _open(self, kind):
         if self.item is not None and self.item["type"] == kind:
@@ -395,6 +398,7 @@ TERMINAL = frozenset(("response.completed", "response.incomplete", "response.fai
 
 def passthrough_request(body, upstream_model, stream, route=None):
     out = dict(body)
+    out.pop(EXPANDED, None)
     out["model"] = upstream_model
     return orjson.dumps(out), None
 
