@@ -155,13 +155,15 @@ def relay_json(gw, rec, resp, exchange, keep=None):
 
 
 def count_tokens(style, **route_args):
-    """Anthropic's `count_tokens`: forwarded to an Anthropic upstream, estimated for the others."""
+    """Anthropic's `count_tokens` and Gemini's `countTokens`: forwarded to an upstream of the same
+    family, estimated for the others."""
     gw = gateway()
     rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
-        alias, _ = style.check_request(body, count_only=True)  # count_tokens has no path variables
+        route = {"args": route_args, "query": request.args}
+        alias, _ = style.check_request(body, route, count_only=True)
         rec.alias = alias
         target, provider = gw.router.candidates(gw.config, alias)[0]
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
@@ -170,9 +172,10 @@ def count_tokens(style, **route_args):
             gw.record(rec)
             return Response(orjson.dumps(style.count_estimate(body)), content_type="application/json")
         module = PROVIDERS[provider.type]
-        payload, _ = style.passthrough_request(body, target.model, False)
+        payload, _ = style.passthrough_request(body, target.model, False, route)
         rec.upstream_started = time.perf_counter()
-        resp = gw.upstreams.send(provider, module.count_url(provider), module.headers(provider, forwarded_headers()), payload)
+        url = module.count_url(provider, target.model)
+        resp = gw.upstreams.send(provider, url, module.headers(provider, forwarded_headers()), payload)
         raw = resp.content
         rec.upstream_s = time.perf_counter() - rec.upstream_started
         rec.finish(resp.status_code)
@@ -236,8 +239,19 @@ def stored_response(style, response_id, action):
         return error_response(style, e)
 
 
+def style_models(style):
+    """The aliases a client may ask for, in the style's own list format (e.g. Gemini's `models`)."""
+    gw = gateway()
+    try:
+        gw.authenticate(client_token())
+    except GatewayError as e:
+        return error_response(style, e)
+    return Response(orjson.dumps(style.render_models(gw.config.names)), content_type="application/json")
+
+
 OPERATIONS = {
     "create": (handle, "POST"),
+    "models": (style_models, "GET"),
     "count_tokens": (count_tokens, "POST"),
     "retrieve": (lambda style, response_id: stored_response(style, response_id, style.retrieve), "GET"),
     "delete": (lambda style, response_id: stored_response(style, response_id, style.delete), "DELETE"),
@@ -266,7 +280,7 @@ register_styles(bp)
 def style_for_path(path):
     """The API style whose routes this path falls under (OpenAI's by default)."""
     for style in api.REGISTRY.values():
-        if any(path.startswith(route) for route in style.ROUTES):
+        if any(path.startswith(route.split("<", 1)[0]) for route in style.ROUTES):
             return style
     return api.REGISTRY["chat"]
 

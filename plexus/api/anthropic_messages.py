@@ -113,18 +113,39 @@ def _parse_message(req, m, i):
     content = m["content"]
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
     parts = []
+    call_signature = None  # a Gemini signature waiting for the tool_use it belongs to
     for j, b in enumerate(blocks):
         kind = b.get("type") if isinstance(b, dict) else None
-        if kind == "tool_result":
+        mark = u.gemini_unmark(b.get("signature")) if kind == "thinking" else None
+        if mark:
+            call_signature = _gemini_signature(parts, mark, b.get("thinking") or "")
+        elif kind == "tool_result":
             result = {"type": "tool_result", "tool_call_id": str(b.get("tool_use_id", "")),
                       "content": _result_content(b.get("content"), i), "is_error": bool(b.get("is_error"))}
             req["messages"].append({"role": "tool", "content": [result]})
         else:
             part = _part(b, kind, f"messages.{i}.content.{j}")
             if part is not None:
+                if call_signature and part["type"] == "tool_call":
+                    part["thought_signature"], call_signature = call_signature, None
                 parts.append(part)
     if parts:
         req["messages"].append({"role": m["role"], "content": parts})
+
+
+def _gemini_signature(parts, mark, thinking):
+    """A thinking block carrying Gemini's signature, put back on the part it came with. Returns the
+    signature when it belongs to the tool_use that follows."""
+    kind, signature = mark
+    if kind == "call":
+        return signature
+    if kind == "thought":
+        parts.append({"type": "reasoning", "text": thinking, "thought_signature": signature})
+    elif parts and parts[-1]["type"] == "text" and "thought_signature" not in parts[-1]:
+        parts[-1]["thought_signature"] = signature
+    else:
+        parts.append({"type": "text", "text": "", "thought_signature": signature})
+    return None
 
 
 def _part(b, kind, where):
@@ -203,8 +224,24 @@ def count_estimate(body):
 
 def render_response(resp, alias, request=None):
     return {"id": _message_id(resp["id"]), "type": "message", "role": "assistant", "model": alias,
-            "content": [_block(p) for p in resp["content"]], "stop_reason": STOP[resp["stop_reason"]],
+            "content": [b for p in resp["content"] for b in _blocks(p)], "stop_reason": STOP[resp["stop_reason"]],
             "stop_sequence": resp.get("stop_sequence"), "usage": to_anthropic(resp.get("usage") or Usage())}
+
+
+def _blocks(p):
+    """A part's blocks: itself, plus a thinking block carrying Gemini's signature for it."""
+    signature = p.get("thought_signature")
+    if not signature:
+        return [_block(p)]
+    if p["type"] == "reasoning":
+        return [{"type": "thinking", "thinking": p["text"], "signature": u.gemini_mark("thought", signature)}]
+    if p["type"] == "tool_call":
+        return [_marker_block("call", signature), _block(p)]
+    return ([_block(p)] if p.get("text") else []) + [_marker_block("text", signature)]
+
+
+def _marker_block(kind, signature):
+    return {"type": "thinking", "thinking": "", "signature": u.gemini_mark(kind, signature)}
 
 
 def _block(p):
@@ -252,9 +289,15 @@ class StreamRenderer:
             return self._delta({"type": "signature_delta", "signature": value}) if self.open == "thinking" else b""
         if kind == u.REDACTED:
             return self._close() + self._start({"type": "redacted_thinking", "data": value}, None) + self._close()
+        if kind == u.THOUGHT_SIGNATURE:
+            if value["on"] == "reasoning" and self.open == "thinking":
+                mark = u.gemini_mark("thought", value["signature"])
+                return self._delta({"type": "signature_delta", "signature": mark}) + self._close()
+            return self._close() + self._marker("text", value["signature"])
         if kind == u.TOOL_START:
             block = {"type": "tool_use", "id": value["id"], "name": value["name"], "input": {}}
-            return self._close() + self._start(block, ("tool", value["index"]))
+            head = self._marker("call", value["thought_signature"]) if value.get("thought_signature") else b""
+            return self._close() + head + self._start(block, ("tool", value["index"]))
         if kind == u.TOOL_ARGS:
             if self.open != ("tool", value["index"]):
                 return b""  # arguments of a call whose block already closed: Anthropic cannot reopen it
@@ -277,6 +320,11 @@ class StreamRenderer:
         delta = {"type": "message_delta", "delta": {"stop_reason": STOP[self.stop["reason"]],
                                                      "stop_sequence": self.stop.get("stop_sequence")}, "usage": usage}
         return self._close() + _event("message_delta", delta) + _event("message_stop", {"type": "message_stop"}), True
+
+    def _marker(self, kind, signature):
+        """A thinking block of its own that carries Gemini's signature for a neighbouring block."""
+        head = self._close() + self._start({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
+        return head + self._delta({"type": "signature_delta", "signature": u.gemini_mark(kind, signature)}) + self._close()
 
     def _ensure(self, kind, block):
         return b"" if self.open == kind else self._close() + self._start(block, kind)

@@ -116,6 +116,12 @@ def _parse_message(req, m, i):
         req["messages"].append({"role": "user", "content": _content(content, i)})
     elif role == "assistant":
         parts = _reasoning(m) + [p for p in _content(content, i) if p["type"] == "text"]
+        signature = _google_signature(m)
+        if signature:  # Gemini's signature for the message's text (its own OpenAI-compatible convention)
+            if parts and parts[-1]["type"] == "text":
+                parts[-1]["thought_signature"] = signature
+            else:
+                parts.append({"type": "text", "text": "", "thought_signature": signature})
         for call in _list(m.get("tool_calls"), f"messages.[{i}].tool_calls"):
             fn = call.get("function") if isinstance(call, dict) else None
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
@@ -123,11 +129,27 @@ def _parse_message(req, m, i):
             args = fn.get("arguments")
             parts.append({"type": "tool_call", "id": call.get("id") or new_id("call_"), "name": fn["name"],
                           "arguments": args if isinstance(args, str) else orjson.dumps(args or {}).decode()})
+            signature = _google_signature(call)
+            if signature:
+                parts[-1]["thought_signature"] = signature
         req["messages"].append({"role": "assistant", "content": parts})
     else:  # tool (and the legacy function role)
         call_id = m.get("tool_call_id") or m.get("name") or ""
         result = {"type": "tool_result", "tool_call_id": call_id, "content": _content(content, i), "is_error": False}
         req["messages"].append({"role": "tool", "content": [result]})
+
+
+def _google_signature(item):
+    """Gemini's thought signature as its OpenAI-compatible API carries it on a message or a tool call:
+    `extra_content.google.thought_signature`."""
+    extra = item.get("extra_content")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    signature = google.get("thought_signature") if isinstance(google, dict) else None
+    return signature if isinstance(signature, str) and signature else None
+
+
+def _google_extra(signature):
+    return {"google": {"thought_signature": signature}}
 
 
 def _reasoning(m):
@@ -213,6 +235,12 @@ def render_response(resp, alias, request=None):
         message["tool_calls"] = [
             {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls
         ]
+        for out_call, c in zip(message["tool_calls"], calls):
+            if c.get("thought_signature"):
+                out_call["extra_content"] = _google_extra(c["thought_signature"])
+    text_signature = [p["thought_signature"] for p in content if p["type"] == "text" and p.get("thought_signature")]
+    if text_signature:
+        message["extra_content"] = _google_extra(text_signature[-1])
     out = {
         "id": _chat_id(resp["id"]),
         "object": "chat.completion",
@@ -268,7 +296,11 @@ class StreamRenderer:
         if kind == u.TOOL_START:
             i = self.tool_index.setdefault(value["index"], len(self.tool_index))
             call = {"index": i, "id": value["id"], "type": "function", "function": {"name": value["name"], "arguments": ""}}
+            if value.get("thought_signature"):
+                call["extra_content"] = _google_extra(value["thought_signature"])
             return self._chunk({"tool_calls": [call]})
+        if kind == u.THOUGHT_SIGNATURE:  # only a text signature has a place in this format
+            return self._chunk({"extra_content": _google_extra(value["signature"])}) if value["on"] == "text" else b""
         if kind == u.TOOL_ARGS:
             i = self.tool_index.get(value["index"], value["index"])
             return self._chunk({"tool_calls": [{"index": i, "function": {"arguments": value["delta"]}}]})

@@ -274,5 +274,5 @@ def _usage_dict(usage):
     return {**to_anthropic(usage), "output_tokens_details": {"thinking_tokens": usage.reasoning_tokens}}
 
 
-def count_url(provider):
+def count_url(provider, model=None):
     return provider.api_base_url + "/messages/count_tokens"

@@ -10,7 +10,8 @@ Request::
      "tool_choice": None | {"type": "auto"|"none"|"required"|"tool", "name"?},
      "parallel_tool_calls": None | bool, "max_tokens": None | int, "temperature", "top_p",
      "top_k", "stop": [str], "seed", "user", "reasoning": None | {"effort", "budget_tokens"},
-     "response_format": None | dict, "stream": bool, "stream_usage": bool}
+     "response_format": None | dict, "stream": bool, "stream_usage": bool,
+     "stream_format"?: "sse" | "json_array"}   how the client wants its stream framed (Gemini)
 
 A message is {"role": "user"|"assistant"|"tool", "content": [Part]}. A "tool" message holds
 exactly one tool_result part. Parts:
@@ -21,13 +22,17 @@ exactly one tool_result part. Parts:
     {"type": "tool_result", "tool_call_id", "content": [text/image parts], "is_error": bool}
     {"type": "reasoning", "text", "signature"?, "redacted"?}   signature/redacted: Anthropic only
 
+Any text, reasoning or tool_call part may carry `thought_signature`: Gemini's opaque signature for
+that very part, sent back on the same part when the target is Gemini again and dropped elsewhere
+(never put in `signature`, which only Anthropic may see).
+
 Response: {"id", "model", "content": [text | reasoning | tool_call parts],
            "stop_reason": StopReason, "stop_sequence": None | str, "usage": Usage | None}
 
 Stop reasons: "stop", "stop_sequence", "length", "tool_calls", "content_filter".
 
 Stream events are `(kind, value)` tuples, in this order: START first; then any of TEXT,
-REASONING, SIGNATURE, REDACTED, TOOL_START, TOOL_ARGS, BLOCK_END; then STOP and USAGE (either
+REASONING, SIGNATURE, REDACTED, THOUGHT_SIGNATURE, TOOL_START, TOOL_ARGS, BLOCK_END; then STOP and USAGE (either
 order, USAGE may repeat: the last one wins); or ERROR at any point.
 """
 
@@ -38,7 +43,9 @@ TEXT = "text"  # str
 REASONING = "reasoning"  # str
 SIGNATURE = "signature"  # str: closes the current reasoning block's signature (Anthropic)
 REDACTED = "redacted"  # str: a whole redacted reasoning block's data (Anthropic)
-TOOL_START = "tool_start"  # {"index": int (0.. among tool calls), "id", "name"}
+THOUGHT_SIGNATURE = "thought_signature"  # {"signature", "on": "text"|"reasoning"}: Gemini's, for the
+#   text or reasoning just streamed (an empty text part when none is open); a call's is in TOOL_START
+TOOL_START = "tool_start"  # {"index": int (0.. among tool calls), "id", "name", "thought_signature"?}
 TOOL_ARGS = "tool_args"  # {"index", "delta": str}: a fragment; fragments concatenate
 BLOCK_END = "block_end"  # None: the upstream closed its current content block
 STOP = "stop"  # {"reason": StopReason, "stop_sequence": None | str}
@@ -68,6 +75,7 @@ class PartSchema(_Open):
     is_error = fields.Boolean()
     signature = fields.String(allow_none=True)
     redacted = fields.String(allow_none=True)
+    thought_signature = fields.String()
 
 
 class MessageSchema(_Open):
@@ -100,6 +108,7 @@ class RequestSchema(_Open):
     response_format = fields.Dict(allow_none=True)
     stream = fields.Boolean(required=True)
     stream_usage = fields.Boolean()
+    stream_format = fields.String(validate=validate.OneOf(["sse", "json_array"]))
 
 
 class ResponseSchema(_Open):
@@ -138,3 +147,22 @@ def effort_for_budget(budget):
     if budget <= 8192:
         return "medium"
     return "high"
+
+
+# Gemini's thought signatures ride through Anthropic-style clients in thinking blocks whose signature
+# is marked as Gemini's, so the client sends them back untouched and no Anthropic upstream sees them.
+# `kind` says which part the signature belonged to: "thought" (this thinking block), "call" (the
+# tool_use right after), "text" (the text block right before, or an empty text part of its own).
+GEMINI_MARK = "gemini:"
+
+
+def gemini_mark(kind, signature):
+    return f"{GEMINI_MARK}{kind}:{signature}"
+
+
+def gemini_unmark(value):
+    """(kind, signature) of a marked signature, or None for any other (Anthropic's are base64)."""
+    if not isinstance(value, str) or not value.startswith(GEMINI_MARK):
+        return None
+    kind, sep, signature = value[len(GEMINI_MARK):].partition(":")
+    return (kind, signature) if sep and kind in ("thought", "call", "text") else None
