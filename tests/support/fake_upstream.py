@@ -88,6 +88,12 @@ class FakeUpstream:
     def reply(self, **kw):
         self._replies.append(Reply(**kw))
 
+    def reset(self):
+        """Forget what was seen and drop scripted replies not yet served (a failed test may leave some)."""
+        with self._lock:
+            self._replies.clear()
+            self.requests.clear()
+
     @property
     def last(self):
         return self.requests[-1]
@@ -101,6 +107,10 @@ class FakeUpstream:
                 usage = (body.get("stream_options") or {}).get("include_usage")
                 return Reply(events=wire.chat_stream(model, ["Hello", " from", " fake"], with_usage=bool(usage)))
             return Reply(body=wire.chat_completion(model, "Hello from fake"))
+        if seen.path.split("?")[0].endswith("/messages"):
+            if body.get("stream"):
+                return Reply(events=wire.anthropic_stream(model, [wire.text_block("Hello from fake")]))
+            return Reply(body=wire.anthropic_message(model, [wire.text_block("Hello from fake")]))
         return Reply(status=404, body={"error": {"message": f"no route {seen.path}", "type": "invalid_request_error", "param": None, "code": None}})
 
     def _serve(self, h, reply):
