@@ -63,12 +63,22 @@ class ProviderSchema(StrictSchema):
     models = fields.Dict(keys=fields.String(), values=fields.Nested(ModelInfoSchema, allow_none=True))
     timeouts = fields.Nested(TimeoutsSchema)
     default_max_tokens = fields.Integer(validate=validate.Range(min=1))
+    # quirks: how this upstream differs from the API it claims to speak (see plexus/quirks.py)
+    max_tokens_field = fields.String(validate=validate.OneOf(["max_tokens", "max_completion_tokens"]))
+    max_tokens_cap = fields.Integer(validate=validate.Range(min=1))
+    strip_cache_control = fields.Boolean()
+    reasoning_field = fields.String(validate=validate.OneOf(["reasoning_content", "reasoning"]))
+    extra_body = fields.Dict(keys=fields.String())
+    think_tags = fields.Boolean()
+    stream_options = fields.Boolean()
 
 
 class TargetSchema(StrictSchema):
     provider = fields.String(required=True)
     model = fields.String(required=True, validate=validate.Length(min=1))
     weight = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+    max_tokens_cap = fields.Integer(validate=validate.Range(min=1))  # per-model quirks override the provider's
+    extra_body = fields.Dict(keys=fields.String())
 
 
 class AliasSchema(StrictSchema):
@@ -94,6 +104,8 @@ class KeySchema(StrictSchema):
 
 class RootSchema(StrictSchema):
     admin_key = fields.String(allow_none=True)
+    database = fields.String(allow_none=True, validate=validate.Length(min=1))
+    retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
     keys = fields.Dict(keys=fields.String(), values=fields.Raw())
     providers = fields.Dict(keys=fields.String(), values=fields.Raw())
     models = fields.Dict(keys=fields.String(), values=fields.Raw())
@@ -124,6 +136,7 @@ class Provider:
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
     default_max_tokens: int | None = None  # `type: messages`: max_tokens when the client sent none
+    quirks: dict = field(default_factory=dict)  # see plexus/quirks.py
     unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
 
 
@@ -132,6 +145,7 @@ class Target:
     provider: str
     model: str
     weight: float = 1.0
+    quirks: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,8 @@ class Config:
     aliases: dict = field(default_factory=dict)  # alias name -> Alias (primary names only)
     names: dict = field(default_factory=dict)  # every name a client may ask for -> Alias
     stamp: tuple | None = None  # the file's (mtime, size, inode) when it was read
+    database: str | None = None  # the usage store: a SQLite path or sqlite:/// URL
+    retention_days: int | None = None  # usage records older than this are pruned; None keeps all
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
@@ -273,7 +289,8 @@ def _build(data, missing, problems):
     declared = set(root.get("providers") or ())  # invalid providers still exist for targets' sake
     aliases, names = _aliases(root.get("models") or {}, declared, problems)
     admin_key = root.get("admin_key") if isinstance(root.get("admin_key"), str) else None
-    return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names)
+    usage = {k: root[k] for k in ("database", "retention_days") if root.get(k) is not None}
+    return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **usage)
 
 
 def _provider(pid, spec, unset_key_vars):
@@ -294,8 +311,17 @@ def _provider(pid, spec, unset_key_vars):
         connect_timeout=timeouts.get("connect", 10.0),
         read_timeout=timeouts.get("read", 600.0),
         default_max_tokens=spec.get("default_max_tokens"),
+        quirks=_quirks(spec),
         unusable=reason,
     )
+
+
+QUIRKS = ("max_tokens_field", "max_tokens_cap", "strip_cache_control", "reasoning_field", "extra_body", "think_tags",
+          "stream_options")
+
+
+def _quirks(spec):
+    return {k: spec[k] for k in QUIRKS if k in spec}
 
 
 def _aliases(models, providers, problems):
@@ -311,7 +337,7 @@ def _aliases(models, providers, problems):
         alias = Alias(
             name=name,
             selector=loaded["selector"],
-            targets=tuple(Target(t["provider"], t["model"], t["weight"]) for t in loaded["targets"]),
+            targets=tuple(Target(t["provider"], t["model"], t["weight"], _quirks(t)) for t in loaded["targets"]),
             additional_aliases=tuple(loaded["additional_aliases"]),
         )
         aliases[name] = alias

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import orjson
 
+from . import quirks
 from .streaming.translate import TranslatedStream
 
 
@@ -22,7 +23,8 @@ class Passthrough:
 
     def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
         self.style, self.provider_module, self.alias = style, provider_module, alias
-        self.payload, self.relay_options = style.passthrough_request(body, target.model, stream, route)
+        payload, self.relay_options = style.passthrough_request(body, target.model, stream, route)
+        self.payload = orjson.dumps(quirks.apply(payload, provider.type, quirks.for_target(provider, target)))
 
     def answer(self, raw):
         out, data = self.style.relay_response(raw, self.alias)
@@ -39,19 +41,22 @@ class Translation:
     def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
         self.style, self.provider_module, self.alias = style, provider_module, alias
         self.request = style.parse_request(body, route)
-        self.payload = orjson.dumps(provider_module.build_request(self.request, target.model, provider))
+        self.quirks = quirks.for_target(provider, target)
+        payload = provider_module.build_request(self.request, target.model, provider)
+        self.payload = orjson.dumps(quirks.apply(payload, provider.type, self.quirks))
 
     def answer(self, raw):
         data = orjson.loads(raw)
         if not isinstance(data, dict):
             raise orjson.JSONDecodeError("the answer is not a JSON object", "", 0)
-        unified = self.provider_module.parse_response(data)
+        unified = self.provider_module.parse_response(data, self.quirks)
         chars = sum(len(p.get("text") or p.get("arguments") or "") for p in unified["content"])
         final = self.style.render_response(unified, self.alias, self.request)
         return Answer(orjson.dumps(final), final, unified["usage"], unified["stop_reason"], chars)
 
     def stream(self):
-        return TranslatedStream(self.provider_module.StreamParser(), self.style.StreamRenderer(self.alias, self.request))
+        parser = self.provider_module.StreamParser(self.quirks)
+        return TranslatedStream(parser, self.style.StreamRenderer(self.alias, self.request))
 
 
 def exchange_for(style, provider_module, provider_type, *args):

@@ -400,7 +400,7 @@ def passthrough_request(body, upstream_model, stream, route=None):
     out = dict(body)
     out.pop(EXPANDED, None)
     out["model"] = upstream_model
-    return orjson.dumps(out), None
+    return out, None
 
 
 def relay_response(raw, alias):

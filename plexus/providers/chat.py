@@ -7,6 +7,7 @@ into unified form. Reasoning text is read from `reasoning_content` (DeepSeek) or
 import orjson
 
 from ..errors import UpstreamError
+from ..quirks import ThinkSplitter, split_think
 from ..unified import types as u
 from ..unified.convert import image_to_url, new_id
 from ..unified.usage import from_openai
@@ -102,15 +103,18 @@ def _user_content(parts):
 # ---- upstream answer -> unified --------------------------------------------------------------------
 
 
-def parse_response(data):
+def parse_response(data, quirks=None):
     choices = data.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     msg = choice.get("message") or {}
     content = []
     reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+    text = msg.get("content")
+    if quirks and quirks.get("think_tags") and isinstance(text, str):
+        thought, text = split_think(text)
+        reasoning = (reasoning or "") + thought
     if isinstance(reasoning, str) and reasoning:
         content.append({"type": "reasoning", "text": reasoning})
-    text = msg.get("content")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
     elif msg.get("refusal"):
@@ -131,7 +135,8 @@ class StreamParser:
     follow-on fragments that repeat (or blank) the id or name continue the same call, and each
     arguments fragment is appended, never taken for the whole."""
 
-    def __init__(self):
+    def __init__(self, quirks=None):
+        self.think = ThinkSplitter() if quirks and quirks.get("think_tags") else None
         self.started = False
         self.tools = {}  # OpenAI index -> unified tool index (calls started)
         self.pending = {}  # OpenAI index -> argument fragments seen before the call's name
@@ -172,16 +177,24 @@ class StreamParser:
         text = delta.get("content")
         if isinstance(text, str) and text:
             self.output_chars += len(text)
-            out.append((u.TEXT, text))
+            self._text(self.think.feed(text) if self.think else [(False, text)], out)
         for call in delta.get("tool_calls") or ():
             self._tool_call(call, out)
         reason = choice.get("finish_reason")
+        if reason and self.think:
+            self._text(self.think.flush(), out)
         if reason and not self.stopped:
             self.stopped = True
             reason = FINISH.get(reason, "stop")
             if reason == "stop" and self.tools:
                 reason = "tool_calls"
             out.append((u.STOP, {"reason": reason, "stop_sequence": None}))
+
+    @staticmethod
+    def _text(pieces, out):
+        for is_reasoning, piece in pieces:
+            if piece:
+                out.append((u.REASONING if is_reasoning else u.TEXT, piece))
 
     def _tool_call(self, call, out):
         index = call.get("index", 0)

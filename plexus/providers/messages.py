@@ -163,7 +163,7 @@ def _block(p):
 # ---- upstream answer -> unified --------------------------------------------------------------------
 
 
-def parse_response(data):
+def parse_response(data, quirks=None):
     content = []
     for block in data.get("content") or ():
         part = _part(block)
@@ -192,7 +192,7 @@ class StreamParser:
     """Anthropic stream events -> unified events. Usage from `message_start` is completed by the
     cumulative counts of `message_delta`."""
 
-    def __init__(self):
+    def __init__(self, quirks=None):
         self.block = None  # type of the open content block
         self.tools = 0
         self.usage = None

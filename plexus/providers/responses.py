@@ -110,7 +110,7 @@ def _assistant_items(parts, items):
 # ---- upstream answer -> unified --------------------------------------------------------------------
 
 
-def parse_response(data):
+def parse_response(data, quirks=None):
     content = []
     for item in data.get("output") or ():
         content.extend(output_parts(item))
@@ -146,7 +146,7 @@ def _stop(data, content):
 class StreamParser:
     """Responses stream events -> unified events, keyed on each event's `type`."""
 
-    def __init__(self):
+    def __init__(self, quirks=None):
         self.tools = {}  # item id -> unified tool index
         self.open_tool = None
         self.usage = None
