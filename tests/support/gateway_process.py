@@ -33,7 +33,7 @@ class GatewayProcess:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout=20):
+    def start(self, timeout=40):
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "app:app", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
@@ -45,6 +45,7 @@ class GatewayProcess:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 if requests.get(self.url + "/health", timeout=1).status_code == 200:
