@@ -3,7 +3,6 @@ import textwrap
 import pytest
 
 from plexus import create_app
-from plexus.config import load_config
 from tests.support.fake_upstream import FakeUpstream
 
 CLIENT_SECRET = "sk-plexus-test-CLIENTSECRET-0001"

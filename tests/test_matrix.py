@@ -9,14 +9,12 @@ Ids read `test_matrix[<client>-<upstream>-<scenario>]`.
 
 import json
 import textwrap
-import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import anthropic
 import openai
 import pytest
-import requests
 from anthropic._constants import ANTHROPIC_API_VERSION
 from openai.types.chat import ChatCompletionChunk
 
@@ -85,30 +83,8 @@ def gateway(fake, tmp_path_factory):
           to-chat: {{targets: [{{provider: oa, model: up-chat}}]}}
           to-messages: {{targets: [{{provider: an, model: up-claude}}]}}
         """))
-    gw = GatewayProcess(path, env=ENV)
-    try:
-        try:
-            gw.start()
-        except requests.Timeout:
-            # GatewayProcess polls /health with a 1 s read timeout and only forgives connection errors;
-            # on a busy machine the worker's first answer can take longer. Wait for it here instead.
-            wait_healthy(gw)
+    with GatewayProcess(path, env=ENV) as gw:
         yield gw
-    finally:
-        gw.stop()
-
-
-def wait_healthy(gw, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if gw.proc.poll() is not None:
-            raise RuntimeError(f"gateway exited with {gw.proc.returncode}:\n{gw.log()}")
-        try:
-            if requests.get(gw.url + "/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError(f"gateway did not come up:\n{gw.log()}")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 import orjson
 
 from ..errors import InvalidRequest, NotFound
-from ..providers.responses import output_parts, text_format
+from ..providers.responses import output_parts
 from ..streaming.sse import SSEDecoder, encode
 from ..unified import types as u
 from ..unified.convert import image_from_url, new_id

@@ -50,7 +50,7 @@ class GatewayProcess:
             try:
                 if requests.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy booting to answer
                 pass
             time.sleep(0.1)
         self.stop()
