@@ -173,6 +173,8 @@ def count_tokens(style, **route_args):
             return Response(orjson.dumps(style.count_estimate(body)), content_type="application/json")
         module = PROVIDERS[provider.type]
         payload, _ = style.passthrough_request(body, target.model, False, route)
+        payload = orjson.dumps(payload)
+        rec.fast_path = True
         rec.upstream_started = time.perf_counter()
         url = module.count_url(provider, target.model)
         resp = gw.upstreams.send(provider, url, module.headers(provider, forwarded_headers()), payload)
