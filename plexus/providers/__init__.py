@@ -2,12 +2,13 @@
 
 import orjson
 
-from . import chat, messages, responses
+from . import chat, gemini, messages, responses
 
 REGISTRY = {
     "chat": chat,
     "messages": messages,
     "responses": responses,
+    "gemini": gemini,
 }
 
 

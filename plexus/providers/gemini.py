@@ -1,0 +1,372 @@
+"""`type: gemini` providers: Google's Gemini API (`generateContent`, `streamGenerateContent?alt=sse`).
+
+Builds request bodies from a unified request (system instruction, `user`/`model` turns, tool
+results matched to their calls, sanitized tool schemas, thinking config) and parses answers and SSE
+chunks into unified form. Gemini sends every function call whole, often without an id, and may put a
+`thoughtSignature` on any part; each signature is kept on the unified part it came with and goes
+back on the same part the next time the target is Gemini.
+
+API reference: https://ai.google.dev/api/generate-content ; thought signatures:
+https://ai.google.dev/gemini-api/docs/thought-signatures
+"""
+
+import mimetypes
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import InvalidRequest, UpstreamError
+from ..unified import types as u
+from ..unified.convert import arguments_object, arguments_string, new_id
+from ..unified.usage import from_gemini
+from .gemini_schema import sanitize
+
+# For a function call of the current turn that has no signature (history from another provider),
+# Google's thought-signature guide names this placeholder; Gemini 3 rejects such calls otherwise.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
+          "LANGUAGE": "content_filter", "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter",
+          "SPII": "content_filter", "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter",
+          "IMAGE_RECITATION": "content_filter", "IMAGE_OTHER": "content_filter", "MODEL_ARMOR": "content_filter"}
+# anything else (OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, ...) ends as "stop", best effort
+EFFORT_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH", "max": "HIGH"}
+
+
+def url(provider, model, stream):
+    base = f"{provider.api_base_url}/models/{quote(_model_name(model), safe='/-._')}"
+    return base + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
+
+
+def count_url(provider, model=None):
+    return f"{provider.api_base_url}/models/{quote(_model_name(model or ''), safe='/-._')}:countTokens"
+
+
+def _model_name(model):
+    return model[len("models/"):] if model.startswith("models/") else model
+
+
+def headers(provider, client_headers=None):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    if provider.api_key:
+        h["x-goog-api-key"] = provider.api_key
+    h.update(provider.headers)
+    return h
+
+
+# ---- unified request -> upstream body ------------------------------------------------------------
+
+
+def build_request(req, model, provider):
+    body = {"contents": _contents(req["messages"])}
+    system = [{"text": p["text"]} for p in req["system"] if p["text"]]
+    if system:
+        body["systemInstruction"] = {"parts": system}
+    if req["tools"]:
+        body["tools"] = [{"functionDeclarations": [_declaration(t) for t in req["tools"]]}]
+    choice = req["tool_choice"]
+    if choice and (req["tools"] or choice["type"] == "none"):
+        mode = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[choice["type"]]
+        config = {"mode": mode}
+        if choice["type"] == "tool" and choice.get("name"):
+            config["allowedFunctionNames"] = [choice["name"]]
+        body["toolConfig"] = {"functionCallingConfig": config}
+    gen = {}
+    for key, name in (("max_tokens", "maxOutputTokens"), ("temperature", "temperature"), ("top_p", "topP"),
+                      ("top_k", "topK"), ("seed", "seed")):
+        if req[key] is not None:
+            gen[name] = req[key]
+    if req["stop"]:
+        gen["stopSequences"] = req["stop"][:5]
+    _response_format(req.get("response_format"), gen)
+    thinking = _thinking(req.get("reasoning"))
+    if thinking:
+        gen["thinkingConfig"] = thinking
+    if gen:
+        body["generationConfig"] = gen
+    return body
+
+
+def _declaration(tool):
+    decl = {"name": tool["name"]}
+    if tool.get("description"):
+        decl["description"] = tool["description"]
+    params = sanitize(tool["parameters"])
+    if params.get("properties"):  # Gemini rejects an OBJECT with empty properties: leave them out
+        decl["parameters"] = params
+    return decl
+
+
+def _response_format(fmt, gen):
+    if not isinstance(fmt, dict):
+        return
+    if fmt.get("type") == "json_object":
+        gen["responseMimeType"] = "application/json"
+    elif fmt.get("type") == "json_schema":
+        gen["responseMimeType"] = "application/json"
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        if isinstance(schema, dict):
+            gen["responseJsonSchema"] = schema  # takes standard JSON Schema, unlike responseSchema
+
+
+def _thinking(reasoning):
+    """Unified reasoning as `thinkingConfig`: a budget goes as `thinkingBudget`, an effort as the
+    budget `EFFORT_BUDGETS` gives it (which every thinking Gemini model understands, unlike
+    `thinkingLevel`); thoughts are asked for whenever reasoning is."""
+    if not reasoning:
+        return None
+    budget = reasoning.get("budget_tokens")
+    if not isinstance(budget, int):
+        budget = u.EFFORT_BUDGETS.get(reasoning.get("effort"), u.EFFORT_BUDGETS["medium"])
+    return {"thinkingBudget": budget, "includeThoughts": True}
+
+
+def _contents(messages):
+    """Unified messages as Gemini turns. The results of one step's calls become functionResponse
+    parts of ONE user turn, in the order of the calls, each named after the call it answers (looked
+    up by id in the history); text the client sent with them follows the results."""
+    names = {}  # tool call id -> function name
+    order = {}  # tool call id -> its position among its turn's calls
+    out = []
+    for m in messages:
+        if m["role"] == "assistant":
+            calls = [p for p in m["content"] if p["type"] == "tool_call"]
+            order.update((c["id"], i) for i, c in enumerate(calls))
+            parts = [p for p in (_model_part(p, names) for p in m["content"]) if p is not None]
+            role = "model"
+        elif m["role"] == "tool":
+            parts = [_function_response(r, names) for r in m["content"] if r["type"] == "tool_result"]
+            for part, r in zip(parts, m["content"]):
+                part["_order"] = order.get(r["tool_call_id"], len(order))
+            role = "user"
+        else:
+            parts = [p for p in (_user_part(p) for p in m["content"]) if p is not None]
+            role = "user"
+        if not parts:
+            continue
+        if out and out[-1]["role"] == role:
+            prev = out[-1]["parts"]
+            if m["role"] == "tool":  # results first, before any text already in this user turn
+                at = sum(1 for p in prev if "functionResponse" in p)
+                prev[at:at] = parts
+            else:
+                prev.extend(parts)
+        else:
+            out.append({"role": role, "parts": parts})
+    for c in out:
+        results = [p for p in c["parts"] if "_order" in p]
+        if results:
+            results.sort(key=lambda p: p["_order"])  # stable: calls of the same position keep their order
+            c["parts"] = [{"functionResponse": p["functionResponse"]} for p in results] + \
+                         [p for p in c["parts"] if "_order" not in p]
+    _sign_current_turn(out)
+    return out
+
+
+def _model_part(p, names):
+    kind = p["type"]
+    if kind == "text":
+        part = {"text": p["text"]} if p["text"] or p.get("thought_signature") else None
+    elif kind == "reasoning":
+        if p.get("redacted") or not (p["text"] or p.get("thought_signature")):
+            return None  # another provider's opaque reasoning means nothing to Gemini
+        part = {"text": p["text"], "thought": True}
+    elif kind == "tool_call":
+        names[p["id"]] = p["name"]
+        part = {"functionCall": {"name": p["name"], "args": arguments_object(p["arguments"])}}
+    else:
+        return None
+    if part is not None and p.get("thought_signature"):
+        part["thoughtSignature"] = p["thought_signature"]
+    return part
+
+
+def _user_part(p):
+    if p["type"] == "text":
+        return {"text": p["text"]} if p["text"] else None
+    if p["type"] == "image":
+        return _image(p)
+    return None
+
+
+def _image(p):
+    """Base64 images go inline; a URL goes as `fileData` (Gemini fetches public HTTP(S) URLs
+    itself), with the MIME type guessed from the URL's extension."""
+    if p.get("data") is not None:
+        return {"inlineData": {"mimeType": p.get("media_type") or "image/png", "data": p["data"]}}
+    url = p.get("url") or ""
+    if not url.startswith(("https://", "http://", "gs://")):
+        raise InvalidRequest("An image URL for a Gemini model must be http(s):// or gs://, or send the image as base64")
+    mime = mimetypes.guess_type(url.split("?", 1)[0])[0]
+    return {"fileData": {"mimeType": mime if mime and mime.startswith("image/") else "image/jpeg", "fileUri": url}}
+
+
+def _function_response(r, names):
+    """A tool result as `functionResponse`: the response must be an object, so a string result goes
+    under `output` (or `error` when the tool failed); a JSON object result is kept as is."""
+    text = u.text_of(r["content"])
+    value = text
+    try:
+        parsed = orjson.loads(text) if text[:1] in ("{", "[") else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if parsed is not None:
+        value = parsed
+    if r.get("is_error"):
+        response = {"error": value}
+    elif isinstance(value, dict):
+        response = value
+    else:
+        response = {"output": value}
+    # no ids go up: Gemini matches results to calls by order and name, and ids from another
+    # provider (or synthesized here) would mean nothing to it
+    name = names.get(r["tool_call_id"]) or r["tool_call_id"] or "unknown_function"
+    return {"functionResponse": {"name": name, "response": response}}
+
+
+def _sign_current_turn(contents):
+    """Gemini 3 requires the first functionCall of every model step of the current turn (after the
+    last user message that is not only tool results) to carry its thought signature. History from
+    another provider has none: those calls get Google's documented placeholder."""
+    start = 0
+    for i, c in enumerate(contents):
+        if c["role"] == "user" and any("functionResponse" not in p for p in c["parts"]):
+            start = i + 1
+    for c in contents[start:]:
+        if c["role"] != "model":
+            continue
+        calls = [p for p in c["parts"] if "functionCall" in p]
+        if calls and not any("thoughtSignature" in p for p in calls):
+            calls[0]["thoughtSignature"] = SKIP_SIGNATURE
+
+
+# ---- upstream answer -> unified --------------------------------------------------------------------
+
+
+def parse_response(data):
+    candidate = _candidate(data)
+    content = []
+    calls = 0
+    for part in ((candidate.get("content") or {}).get("parts") or ()):
+        if not isinstance(part, dict):
+            continue
+        signature = part.get("thoughtSignature")
+        if "functionCall" in part:
+            fc = part["functionCall"] or {}
+            p = {"type": "tool_call", "id": fc.get("id") or f"gemini_call_{calls}", "name": fc.get("name", ""),
+                 "arguments": arguments_string(fc.get("args"))}
+            calls += 1
+        elif isinstance(part.get("text"), str):
+            kind = "reasoning" if part.get("thought") else "text"
+            prev = content[-1] if content else None
+            if prev and prev["type"] == kind and not prev.get("thought_signature"):
+                prev["text"] += part["text"]  # one block per run of text, as the other styles expect
+                if signature:
+                    prev["thought_signature"] = signature
+                continue
+            p = {"type": kind, "text": part["text"]}
+        else:
+            continue
+        if signature:
+            p["thought_signature"] = signature
+        content.append(p)
+    reason = _finish(data, candidate, calls)
+    return {"id": data.get("responseId") or new_id("gemini_"), "model": data.get("modelVersion", ""),
+            "content": content, "stop_reason": reason, "stop_sequence": None,
+            "usage": from_gemini(data.get("usageMetadata"))}
+
+
+def _candidate(data):
+    candidates = data.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else None
+    return first if isinstance(first, dict) else {}
+
+
+def _finish(data, candidate, calls):
+    """Gemini says STOP for function calls too: the content decides. A prompt blocked before any
+    candidate (`promptFeedback.blockReason`) is a content_filter finish with no content."""
+    if not data.get("candidates") and (data.get("promptFeedback") or {}).get("blockReason"):
+        return "content_filter"
+    reason = FINISH.get(candidate.get("finishReason"), "stop")
+    return "tool_calls" if calls and reason == "stop" else reason
+
+
+class StreamParser:
+    """Gemini SSE chunks -> unified events. Each chunk is a whole GenerateContentResponse holding
+    only the new parts; function calls arrive whole (TOOL_START then one TOOL_ARGS), text is split
+    across chunks. Usage is running: the last chunk's wins."""
+
+    def __init__(self):
+        self.started = False
+        self.tools = 0
+        self.stopped = False
+        self.usage = None
+        self.output_chars = 0
+        self.block = None  # "text" | "reasoning" | None: what the last part streamed was
+
+    def feed(self, event):
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return []
+        if isinstance(chunk, list) and chunk:  # some stream errors come wrapped in a list
+            chunk = chunk[0]
+        if not isinstance(chunk, dict):
+            return []
+        if "error" in chunk:
+            return [(u.ERROR, _stream_error(chunk["error"]))]
+        out = []
+        if chunk.get("usageMetadata"):
+            self.usage = from_gemini(chunk["usageMetadata"])
+        if not self.started:  # the first chunk's usage already holds the prompt count
+            self.started = True
+            out.append((u.START, {"id": chunk.get("responseId") or new_id("gemini_"),
+                                  "model": chunk.get("modelVersion", ""), "usage": self.usage}))
+        candidate = _candidate(chunk)
+        for part in ((candidate.get("content") or {}).get("parts") or ()):
+            if isinstance(part, dict):
+                self._part(part, out)
+        reason = candidate.get("finishReason")
+        blocked = not chunk.get("candidates") and (chunk.get("promptFeedback") or {}).get("blockReason")
+        if (reason or blocked) and not self.stopped:
+            self.stopped = True
+            out.append((u.STOP, {"reason": _finish(chunk, candidate, self.tools), "stop_sequence": None}))
+        if chunk.get("usageMetadata"):
+            out.append((u.USAGE, self.usage))
+        return out
+
+    def _part(self, part, out):
+        signature = part.get("thoughtSignature")
+        if "functionCall" in part:
+            fc = part["functionCall"] or {}
+            start = {"index": self.tools, "id": fc.get("id") or f"gemini_call_{self.tools}", "name": fc.get("name", "")}
+            if signature:
+                start["thought_signature"] = signature
+            args = arguments_string(fc.get("args"))
+            self.output_chars += len(args)
+            out += [(u.TOOL_START, start), (u.TOOL_ARGS, {"index": self.tools, "delta": args}), (u.BLOCK_END, None)]
+            self.tools += 1
+            self.block = None
+            return
+        text = part.get("text")
+        if not isinstance(text, str):
+            return
+        kind = "reasoning" if part.get("thought") else "text"
+        if text:
+            if self.block and self.block != kind:
+                out.append((u.BLOCK_END, None))
+            self.output_chars += len(text)
+            out.append((u.REASONING if kind == "reasoning" else u.TEXT, text))
+            self.block = kind
+        if signature:
+            on = kind if text or self.block == kind else "text"
+            out.append((u.THOUGHT_SIGNATURE, {"signature": signature, "on": on}))
+            self.block = None  # a signature closes its part: what follows is a new one
+
+
+def _stream_error(err):
+    if not isinstance(err, dict):
+        return UpstreamError(str(err) or "The upstream reported an error mid-stream", status=502)
+    status = err.get("code") if isinstance(err.get("code"), int) and err.get("code") >= 400 else 502
+    return UpstreamError(err.get("message") or "The upstream reported an error mid-stream", status=status,
+                         upstream_type=err.get("status"))
