@@ -50,9 +50,26 @@ class ModelInfoSchema(StrictSchema):
     pricing = fields.Nested(PricingSchema)
 
 
+POSITIVE = validate.Range(min=0, min_inclusive=False)
+
+
 class TimeoutsSchema(StrictSchema):
-    connect = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
-    read = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    connect = fields.Float(validate=POSITIVE)
+    read = fields.Float(validate=POSITIVE)  # the default for first_byte and idle
+    first_byte = fields.Float(validate=POSITIVE)
+    idle = fields.Float(validate=POSITIVE)
+    total = fields.Float(validate=POSITIVE)
+
+
+class FailoverSchema(StrictSchema):
+    retry_on = fields.List(fields.Integer(validate=validate.Range(min=400, max=599)))
+    max_attempts = fields.Integer(validate=validate.Range(min=1, max=20))
+    backoff_ms = fields.Float(validate=validate.Range(min=0, max=60_000))
+
+
+class CooldownSchema(StrictSchema):
+    initial_s = fields.Float(validate=POSITIVE)
+    max_s = fields.Float(validate=POSITIVE)
 
 
 class ProviderSchema(StrictSchema):
@@ -106,6 +123,8 @@ class RootSchema(StrictSchema):
     admin_key = fields.String(allow_none=True)
     database = fields.String(allow_none=True, validate=validate.Length(min=1))
     retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    failover = fields.Nested(FailoverSchema)
+    cooldown = fields.Nested(CooldownSchema)
     keys = fields.Dict(keys=fields.String(), values=fields.Raw())
     providers = fields.Dict(keys=fields.String(), values=fields.Raw())
     models = fields.Dict(keys=fields.String(), values=fields.Raw())
@@ -134,10 +153,27 @@ class Provider:
     headers: dict
     pricing: dict  # upstream model -> Pricing
     connect_timeout: float = 10.0
-    read_timeout: float = 600.0
+    first_byte_timeout: float = 600.0  # until the upstream's first byte (a non-streamed answer's whole wait)
+    idle_timeout: float = 600.0  # between two stream chunks: a stalled stream is cut
+    total_timeout: float | None = None  # the whole exchange; None: no limit
     default_max_tokens: int | None = None  # `type: messages`: max_tokens when the client sent none
     quirks: dict = field(default_factory=dict)  # see plexus/quirks.py
     unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
+
+
+@dataclass(frozen=True)
+class Failover:
+    """When a target fails before the client got a byte, the next one is tried (see routing.py)."""
+
+    retry_on: frozenset = frozenset((408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529))
+    max_attempts: int = 3
+    backoff_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class CooldownPolicy:
+    initial_s: float = 5.0  # doubled on each further failure, up to max_s; reset on success
+    max_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +210,8 @@ class Config:
     stamp: tuple | None = None  # the file's (mtime, size, inode) when it was read
     database: str | None = None  # the usage store: a SQLite path or sqlite:/// URL
     retention_days: int | None = None  # usage records older than this are pruned; None keeps all
+    failover: Failover = field(default_factory=Failover)
+    cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
@@ -289,8 +327,21 @@ def _build(data, missing, problems):
     declared = set(root.get("providers") or ())  # invalid providers still exist for targets' sake
     aliases, names = _aliases(root.get("models") or {}, declared, problems)
     admin_key = root.get("admin_key") if isinstance(root.get("admin_key"), str) else None
-    usage = {k: root[k] for k in ("database", "retention_days") if root.get(k) is not None}
-    return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **usage)
+    settings = {k: root[k] for k in ("database", "retention_days") if root.get(k) is not None}
+    if not problems:  # only a validated root has well-formed blocks
+        settings.update(_resilience(root))
+    return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **settings)
+
+
+def _resilience(root):
+    out = {}
+    if root.get("failover"):
+        f = root["failover"]
+        out["failover"] = Failover(frozenset(f.get("retry_on", Failover.retry_on)), f.get("max_attempts", 3),
+                                   f.get("backoff_ms", 0.0))
+    if root.get("cooldown"):
+        out["cooldown"] = CooldownPolicy(**root["cooldown"])
+    return out
 
 
 def _provider(pid, spec, unset_key_vars):
@@ -309,7 +360,9 @@ def _provider(pid, spec, unset_key_vars):
         headers=dict(spec.get("headers") or {}),
         pricing=pricing,
         connect_timeout=timeouts.get("connect", 10.0),
-        read_timeout=timeouts.get("read", 600.0),
+        first_byte_timeout=timeouts.get("first_byte", timeouts.get("read", 600.0)),
+        idle_timeout=timeouts.get("idle", timeouts.get("read", 600.0)),
+        total_timeout=timeouts.get("total"),
         default_max_tokens=spec.get("default_max_tokens"),
         quirks=_quirks(spec),
         unusable=reason,

@@ -11,8 +11,9 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import api
-from .errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError
-from .proxy import iter_body
+from .errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .proxy import UpstreamStream, retry_after
+from .watch import ClientWatcher
 from .providers import REGISTRY as PROVIDERS
 from .exchange import exchange_for
 from .usage.record import UsageRecord
@@ -82,7 +83,6 @@ def handle(style, **route_args):
     gw = gateway()
     config = gw.config
     rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
-    same_family = False
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
@@ -90,28 +90,59 @@ def handle(style, **route_args):
         route = {"args": route_args, "query": request.args}
         alias, stream = style.check_request(body, route)
         rec.alias, rec.streamed = alias, stream
-        target, provider = gw.router.candidates(config, alias)[0]
-        rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
-        same_family = provider.type == style.FAMILY
+        candidates = gw.router.candidates(config, alias, gw.cooldowns)
         if hasattr(style, "prepare"):  # styles with server-side conversation state
-            body = style.prepare(body, gw.responses, rec.key_name, same_family)
-        exchange = exchange_for(style, PROVIDERS[provider.type], provider.type, body, alias, stream, target, provider, route)
-        rec.fast_path = exchange.fast_path
-        rec.attempts.append({"provider": provider.id, "model": target.model})
-        rec.upstream_started = time.perf_counter()
-        module = exchange.provider_module
-        resp = gw.upstreams.send(
-            provider, module.url(provider, target.model, stream), module.headers(provider, forwarded_headers()),
-            exchange.payload, stream,
-        )
+            body = style.prepare(body, gw.responses, rec.key_name, candidates[0][1].type == style.FAMILY)
+        exchange, upstream = connect(gw, config, style, rec, candidates, body, alias, stream, route)
         keep = remembering(gw, style, rec, body)
         if not stream:
-            return relay_json(gw, rec, resp, exchange, keep)
-        return Response(relay_stream(gw, rec, resp, exchange.stream(), keep), content_type="text/event-stream", headers=SSE_HEADERS)
+            return relay_json(gw, rec, upstream, exchange, keep)
+        watcher = ClientWatcher(request.environ, upstream)
+        relay = relay_stream(gw, rec, upstream, exchange.stream(), keep, watcher, upstream.provider.total_timeout)
+        return Response(relay, content_type="text/event-stream", headers=SSE_HEADERS)
     except GatewayError as e:
         rec.finish(e.status, e.message)
         gw.record(rec)
-        return error_response(style, e, same_family)
+        return error_response(style, e, rec.provider_type == style.FAMILY)
+
+
+def connect(gw, config, style, rec, candidates, body, alias, stream, route):
+    """Call the targets in order until one answers: a failure before the client has had a byte
+    (connection, timeout, a retryable status, a stream that dies before its first chunk) cools
+    that target down and moves on. Returns (exchange, response or UpstreamStream)."""
+    policy = config.failover
+    error = None
+    for n, (target, provider) in enumerate(candidates[: policy.max_attempts]):
+        if n and policy.backoff_ms:
+            time.sleep(policy.backoff_ms * 2 ** (n - 1) / 1000)
+        rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
+        exchange = exchange_for(style, PROVIDERS[provider.type], provider.type, body, alias, stream, target, provider, route)
+        rec.fast_path = exchange.fast_path
+        module = exchange.provider_module
+        attempt = {"provider": provider.id, "model": target.model}
+        rec.attempts.append(attempt)
+        started = rec.upstream_started = time.perf_counter()
+        try:
+            resp = gw.upstreams.send(provider, module.url(provider, target.model, stream),
+                                     module.headers(provider, forwarded_headers()), exchange.payload, stream)
+            upstream = UpstreamStream(resp, provider) if stream else resp
+        except GatewayError as e:
+            attempt.update(status=e.status, error=e.message[:200], ms=round((time.perf_counter() - started) * 1000, 1))
+            if not retryable(e, policy):
+                raise
+            gw.cooldowns.fail(provider.id, target.model, e.message, config.cooldown, retry_after(e))
+            error = e
+            continue
+        attempt.update(status=resp.status_code, ms=round((time.perf_counter() - started) * 1000, 1))
+        gw.cooldowns.succeed(provider.id, target.model)
+        return exchange, upstream
+    raise error
+
+
+def retryable(err, policy):
+    if isinstance(err, (UpstreamTimeout, UpstreamUnavailable)):
+        return True
+    return isinstance(err, UpstreamError) and err.status in policy.retry_on
 
 
 def forwarded_headers():
@@ -133,6 +164,7 @@ def remembering(gw, style, rec, body):
 
 
 def relay_json(gw, rec, resp, exchange, keep=None):
+    """A non-streamed answer, read whole, converted, recorded."""
     try:
         raw = resp.content
     except Exception:
@@ -189,37 +221,42 @@ def count_tokens(style, **route_args):
         return error_response(style, e, True)
 
 
-def relay_stream(gw, rec, resp, relay, keep=None):
+def relay_stream(gw, rec, upstream, relay, keep, watcher, total_timeout):
     """Forward each upstream event as it arrives. `finally` runs on success, on upstream failure and
-    when the client hangs up (the server closes this generator), so the upstream is always closed
-    and the request always recorded."""
-    status = resp.status_code
+    when the client hangs up (the server closes this generator, or the watcher closes the
+    upstream), so the upstream is always closed and the request always recorded."""
+    status = upstream.resp.status_code
+    deadline = rec.started + total_timeout if total_timeout else None
     try:
-        for chunk in iter_body(resp):
+        for chunk in upstream:
             out = relay.feed(chunk)
             if out:
                 if rec.first_byte is None:
                     rec.first_byte = time.perf_counter()
                 yield out
+            if deadline and time.perf_counter() > deadline:
+                raise UpstreamTimeout(f"The answer took longer than the provider's total timeout ({total_timeout:g}s)")
         tail, complete = relay.close()
         if tail:
             yield tail
         if not complete:
-            status = 502
-            rec.error = "upstream stream ended before it finished"
-            yield relay.fail(UpstreamError("The upstream stream ended before it finished", status=502))
-        elif keep:
+            raise UpstreamError("The upstream stream ended before it finished", status=502)
+        if keep:
             keep(relay.final)
     except GeneratorExit:
         status = "cancelled"
         raise
     except Exception as e:
-        status = 502
-        rec.error = f"upstream stream broke: {type(e).__name__}"
-        log.warning("stream from %s broke: %s", rec.provider, type(e).__name__)
-        yield relay.fail(UpstreamError("The upstream stream broke off", status=502))
+        if watcher.client_gone:
+            status = "cancelled"
+            return
+        err = e if isinstance(e, GatewayError) else UpstreamError("The upstream stream broke off", status=502)
+        status, rec.error = err.status, err.message
+        log.warning("stream from %s ended badly: %s", rec.provider, err.message)
+        yield relay.fail(err)
     finally:
-        resp.close()
+        watcher.stop()
+        upstream.close()
         rec.upstream_s = time.perf_counter() - rec.upstream_started
         rec.usage, rec.finish_reason, rec.output_chars = relay.usage, relay.finish_reason, relay.output_chars
         rec.finish(status)

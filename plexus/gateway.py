@@ -7,6 +7,7 @@ import hmac
 import logging
 import time
 
+from .cooldowns import Cooldowns
 from .errors import AuthenticationFailed
 from .proxy import Upstreams
 from .routing import Router
@@ -20,6 +21,7 @@ class Gateway:
         self.upstreams = upstreams or Upstreams()
         self.sinks = []  # callables that take each finished UsageRecord
         self.responses = None  # the ResponseStore, for API styles that keep conversation state
+        self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
         self.apply(config)
 
     def apply(self, config):

@@ -4,8 +4,11 @@ Every response it hands out must be closed by the caller (`close()` is safe to c
 """
 
 import logging
+import time
+from email.utils import parsedate_to_datetime
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -45,7 +48,7 @@ class Upstreams:
                 data=body,
                 headers=headers,
                 stream=stream,
-                timeout=(provider.connect_timeout, provider.read_timeout),
+                timeout=(provider.connect_timeout, first_byte_timeout(provider)),
             )
         except requests.exceptions.ConnectTimeout:
             raise UpstreamTimeout(f"Timed out connecting to provider '{provider.id}'") from None
@@ -81,6 +84,78 @@ def redact(text, provider):
     if provider.api_key and provider.api_key in text:
         text = text.replace(provider.api_key, "***")
     return text
+
+
+def first_byte_timeout(provider):
+    if provider.total_timeout:
+        return min(provider.first_byte_timeout, provider.total_timeout)
+    return provider.first_byte_timeout
+
+
+class UpstreamStream:
+    """A streamed answer whose first chunk has already arrived (so a failure before it can still
+    fail over), read from then on with the provider's idle timeout between chunks."""
+
+    def __init__(self, resp, provider):
+        self.resp = resp
+        self.provider = provider
+        self._chunks = iter_body(resp)
+        try:
+            self.first = next(self._chunks)
+        except StopIteration:
+            resp.close()
+            raise UpstreamUnavailable(f"Provider '{provider.id}' sent an empty stream") from None
+        except Exception as e:
+            resp.close()
+            raise stream_error(e, provider, started=False) from None
+        sock = getattr(resp.raw.connection, "sock", None) if resp.raw.connection else None
+        if sock is not None:
+            sock.settimeout(provider.idle_timeout)
+
+    def __iter__(self):
+        yield self.first
+        try:
+            yield from self._chunks
+        except Exception as e:
+            raise stream_error(e, self.provider, started=True) from None
+
+    def close(self):
+        self.resp.close()
+
+
+def stream_error(exc, provider, started):
+    """A stream read failure as a GatewayError that says what happened."""
+    if _is_timeout(exc):
+        limit = provider.idle_timeout if started else provider.first_byte_timeout
+        return UpstreamTimeout(f"Provider '{provider.id}' stalled: no data for {limit:g}s")
+    return UpstreamUnavailable(f"The connection to provider '{provider.id}' broke ({type(exc).__name__})")
+
+
+def _is_timeout(exc):
+    for _ in range(6):  # the timeout may sit a few causes deep
+        if exc is None:
+            return False
+        if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError, requests.exceptions.Timeout)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def retry_after(err):
+    """Seconds from a Retry-After (or retry-after-ms) header on an upstream error, if any."""
+    headers = {k.lower(): v for k, v in getattr(err, "headers", {}).items()}
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            value = headers["retry-after"]
+            try:
+                return float(value)
+            except ValueError:
+                return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def iter_body(resp):

@@ -15,11 +15,14 @@ class Router:
             raise NotFound(f"The model '{name}' does not exist or is not served by this gateway", code="model_not_found", param="model")
         return alias
 
-    def candidates(self, config, name):
-        """The alias's usable targets, best first, each as (Target, Provider). The first is the one to
-        call; the rest are the order a later failover would try."""
+    def candidates(self, config, name, cooldowns=None):
+        """The alias's usable targets, best first, each as (Target, Provider): the selector's order,
+        with targets cooling down moved to the end, soonest-ready first, so that an alias whose
+        targets all cool down still tries the one that will recover first."""
         alias = self.resolve(config, name)
         ordered = self.order(alias)
+        if cooldowns is not None:
+            ordered = self.after_cooldowns(ordered, cooldowns)
         usable = []
         reasons = []
         for t in ordered:
@@ -31,6 +34,17 @@ class Router:
         if not usable:
             raise UpstreamUnavailable(f"No usable provider for model '{name}': " + "; ".join(reasons), status=503)
         return usable
+
+    @staticmethod
+    def after_cooldowns(targets, cooldowns):
+        ready, cooling = [], []
+        for t in targets:
+            until = cooldowns.until(t.provider, t.model)
+            if until is None:
+                ready.append(t)
+            else:
+                cooling.append((until, len(cooling), t))
+        return ready + [t for _, _, t in sorted(cooling)]
 
     def order(self, alias):
         if alias.selector == "in_order":

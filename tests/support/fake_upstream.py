@@ -25,6 +25,8 @@ class Reply:
     gap: float = 0.0  # between stream events
     gate: threading.Event | None = None  # a stream waits on it before its last event
     gate_timeout: float = 10.0
+    drop: bool = False  # close the connection without answering (a reset)
+    cut_after: int | None = None  # a stream stops after this many events, without the terminating chunk
 
 
 @dataclass
@@ -116,6 +118,10 @@ class FakeUpstream:
     def _serve(self, h, reply):
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.drop:
+            h.close_connection = True
+            h.connection.shutdown(2)
+            return
         try:
             if reply.events is not None:
                 h.send_response(reply.status)
@@ -124,13 +130,18 @@ class FakeUpstream:
                 for k, v in reply.headers.items():
                     h.send_header(k, v)
                 h.end_headers()
-                for i, ev in enumerate(reply.events):
+                events = reply.events if reply.cut_after is None else reply.events[: reply.cut_after]
+                for i, ev in enumerate(events):
                     if reply.gate is not None and i == len(reply.events) - 1:
                         reply.gate.wait(reply.gate_timeout)
                     elif reply.gap and i:
                         time.sleep(reply.gap)
                     h.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
                     h.wfile.flush()
+                if reply.cut_after is not None:  # a connection that breaks mid-stream
+                    h.close_connection = True
+                    h.connection.shutdown(2)
+                    return
                 h.wfile.write(b"0\r\n\r\n")
                 h.wfile.flush()
                 return
