@@ -1,0 +1,212 @@
+"""The usage writer: takes each finished UsageRecord on the request path (a queue put, nothing more)
+and stores them in batches from one background thread (a greenlet under gunicorn's gevent worker).
+
+Nothing is dropped. A full queue makes the producer wait briefly, then write its record to the
+fallback file; a failing database is retried, then the batch goes to the fallback file too; the
+file is replayed at start and whenever the database works again. close() writes what is queued.
+The same thread prunes rows past the retention period.
+"""
+
+import logging
+import queue
+import threading
+import time
+
+import orjson
+
+log = logging.getLogger("plexus.usage")
+
+DAY = 86400
+
+
+class _Flush:
+    """A queue marker, set once everything queued before it is written."""
+
+    def __init__(self):
+        self.done = threading.Event()
+
+
+_STOP = object()
+
+
+class UsageWriter:
+    # seconds, unless named otherwise
+    max_queue = 10_000
+    batch_size = 500
+    linger = 0.05  # after a record arrives, wait this long for others to share its transaction
+    put_timeout = 2.0  # back-pressure on a producer facing a full queue, before it spills
+    retry_delays = (0.1, 0.5, 1.0)
+    db_retry_after = 5.0  # after the retries fail, batches go straight to the fallback this long
+    tick = 1.0
+    chore_interval = 5.0  # how often to look for a fallback file to replay
+    prune_interval = 3600.0
+
+    def __init__(self, store, fallback, to_row, retention_days=lambda: None, **settings):
+        """`to_row(rec)` makes the stored row; `retention_days()` says how long rows are kept
+        (None: forever). `settings` override the class attributes above (tests use it)."""
+        for name, value in settings.items():
+            if not hasattr(type(self), name):
+                raise TypeError(f"unknown writer setting '{name}'")
+            setattr(self, name, value)
+        self.store = store
+        self.fallback = fallback
+        self.to_row = to_row
+        self.retention_days = retention_days
+        self._queue = queue.Queue(self.max_queue)
+        self._closed = False
+        self._db_down_until = 0.0
+        self._next_chore = 0.0
+        self._next_prune = 0.0
+        self._thread = threading.Thread(target=self._run, name="plexus-usage-writer", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def submit(self, rec):
+        """Queue a finished record. Never raises, never drops: if the queue stays full for
+        `put_timeout`, or the writer is closed, the record goes to the fallback file instead."""
+        if not self._closed:
+            try:
+                self._queue.put(rec, timeout=self.put_timeout)
+                return
+            except queue.Full:
+                log.warning("usage queue full for %.1fs: record %s goes to the fallback file", self.put_timeout,
+                            rec.request_id)
+        self._spill(self._rows([rec]))
+
+    def flush(self, timeout=10.0):
+        """Wait until everything submitted so far is stored (or spilled). False on timeout."""
+        if self._closed:
+            return not self._thread.is_alive()
+        marker = _Flush()
+        self._queue.put(marker, timeout=timeout)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout=10.0):
+        """Stop taking records, store what is queued, stop the thread. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=timeout)
+            except queue.Full:
+                pass
+            self._thread.join(timeout)
+        leftovers = self._drain()  # submitted while stopping, or the thread ran out of time
+        if leftovers:
+            self._write(self._rows(leftovers))
+
+    # ---- the writer thread ----------------------------------------------------------------------
+
+    def _run(self):
+        self._replay()
+        while True:
+            items = self._collect()
+            try:
+                rows = self._rows([i for i in items if not _is_marker(i)])
+                if rows:
+                    self._write(rows)
+                self._chores()
+            except Exception:  # the writer must outlive any surprise; _write already spills
+                log.exception("usage writer failed")
+            for item in items:
+                if isinstance(item, _Flush):
+                    item.done.set()
+            if any(item is _STOP for item in items):
+                return
+
+    def _collect(self):
+        """The next batch: the first item, then whatever arrives within `linger`, up to
+        `batch_size`; a marker ends the batch so flushes and stops are answered at once."""
+        try:
+            items = [self._queue.get(timeout=self.tick)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.linger
+        while len(items) < self.batch_size and not _is_marker(items[-1]):
+            try:
+                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return items
+
+    def _drain(self):
+        items = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return items
+            if isinstance(item, _Flush):
+                item.done.set()
+            elif item is not _STOP:
+                items.append(item)
+
+    def _rows(self, records):
+        rows = []
+        for rec in records:
+            try:
+                rows.append(self.to_row(rec))
+            except Exception:
+                log.exception("usage record %s could not be converted", getattr(rec, "request_id", "?"))
+        return rows
+
+    def _write(self, rows):
+        if time.monotonic() < self._db_down_until or not self._store(rows):
+            self._spill(rows)
+
+    def _store(self, rows):
+        for delay in (*self.retry_delays, None):
+            try:
+                self.store.write_batch(rows)
+                self._db_down_until = 0.0
+                return True
+            except Exception as e:  # sqlite3.Error, OSError, or a surprise: the fallback keeps the rows
+                error = e
+            if delay is not None:
+                time.sleep(delay)
+        log.error("usage database unavailable (%s): %d records go to %s", error, len(rows), self.fallback.path)
+        self._db_down_until = time.monotonic() + self.db_retry_after
+        return False
+
+    def _spill(self, rows):
+        try:
+            self.fallback.append(rows)
+        except OSError as e:
+            for row in rows:  # the last resort: the log keeps the record
+                log.error("usage record not stored (fallback unwritable: %s): %s", e, orjson.dumps(row).decode())
+
+    def _chores(self):
+        now = time.monotonic()
+        if now >= self._next_chore:
+            self._next_chore = now + self.chore_interval
+            if now >= self._db_down_until and self.fallback.pending():
+                self._replay()
+        if now >= self._next_prune:
+            self._next_prune = now + self.prune_interval
+            self._prune()
+
+    def _replay(self):
+        try:
+            self.fallback.replay(self.store.write_batch)
+        except Exception as e:
+            log.warning("usage fallback replay failed, will retry: %s", e)
+            self._db_down_until = time.monotonic() + self.db_retry_after
+
+    def _prune(self):
+        days = self.retention_days()
+        if not days:
+            return
+        try:
+            pruned = self.store.prune(time.time() - days * DAY)
+        except Exception as e:
+            log.warning("usage pruning failed, will retry: %s", e)
+            return
+        if pruned:
+            log.info("pruned %d usage records older than %s days", pruned, days)
+
+
+def _is_marker(item):
+    return item is _STOP or isinstance(item, _Flush)
