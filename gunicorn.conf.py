@@ -1,4 +1,4 @@
-"""gunicorn settings for Plexus. Settings only: importing the app here would load it unpatched."""
+"""gunicorn settings for Plexus. Settings and hooks only: importing the app here would load it unpatched."""
 
 import os
 
@@ -15,3 +15,13 @@ control_socket_disable = True  # no shared control socket: several instances may
 accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def worker_exit(server, worker):
+    """Store the usage records this worker still holds before it goes. The master also calls this
+    hook (for a worker that vanished); plexus is never imported there, so it does nothing."""
+    import sys
+
+    usage = sys.modules.get("plexus.usage")
+    if usage is not None:
+        usage.shutdown()

@@ -6,6 +6,7 @@ from flask import Flask
 
 from .config import ConfigWatcher, load_config
 from .gateway import Gateway
+from .usage import open_usage
 
 log = logging.getLogger("plexus")
 
@@ -24,10 +25,14 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
 
     gw = Gateway(config)
     app.extensions["plexus"] = gw
+    usage = open_usage(config, lambda: gw.config, overrides.get("DATABASE"))
+    gw.sinks.append(usage.writer.submit)
+    app.extensions["plexus.usage"] = usage
 
-    from . import endpoints
+    from . import endpoints, management
 
     app.register_blueprint(endpoints.bp)
+    app.register_blueprint(management.bp)
 
     if watch:
         app.extensions["plexus.watcher"] = ConfigWatcher(config.path, gw.apply, stamp=config.stamp).start()

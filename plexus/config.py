@@ -5,6 +5,7 @@ path and what is wrong. The parsed config is a tree of frozen dataclasses; the r
 ever reads an already-built `Config`, never the disk.
 """
 
+import hashlib
 import logging
 import os
 import re
@@ -115,8 +116,16 @@ class AliasSchema(StrictSchema):
 
 
 class KeySchema(StrictSchema):
-    secret = fields.String(required=True, validate=validate.Length(min=8, error="a key secret needs 8 or more characters"))
+    secret = fields.String(validate=validate.Length(min=8, error="a key secret needs 8 or more characters"))
+    # or only its SHA-256, so the file never holds the secret (what the dashboard writes)
+    secret_sha256 = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"))
     comment = fields.String(allow_none=True)
+    created = fields.String(allow_none=True)  # ISO 8601, informational
+
+    @validates_schema
+    def one_secret(self, data, **kwargs):
+        if ("secret" in data) == ("secret_sha256" in data):
+            raise ValidationError("give exactly one of secret or secret_sha256", "secret")
 
 
 class RootSchema(StrictSchema):
@@ -195,8 +204,10 @@ class Alias:
 @dataclass(frozen=True)
 class ClientKey:
     name: str
-    secret: str
+    digest: bytes  # SHA-256 of the secret: all the gateway needs to recognise it
+    secret: str | None = None  # set when the file holds the secret itself
     comment: str | None = None
+    created: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,7 +328,7 @@ def _build(data, missing, problems):
             continue
         loaded = _validate(KEY, spec, ("keys", name), problems)
         if loaded:
-            keys[name] = ClientKey(name, loaded["secret"], loaded.get("comment"))
+            keys[name] = _client_key(name, loaded)
     providers = {}
     for pid, spec in (root.get("providers") or {}).items():
         loaded = _validate(PROVIDER, spec, ("providers", pid), problems)
@@ -331,6 +342,12 @@ def _build(data, missing, problems):
     if not problems:  # only a validated root has well-formed blocks
         settings.update(_resilience(root))
     return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **settings)
+
+
+def _client_key(name, spec):
+    secret = spec.get("secret")
+    digest = hashlib.sha256(secret.encode()).digest() if secret else bytes.fromhex(spec["secret_sha256"])
+    return ClientKey(name, digest, secret, spec.get("comment"), spec.get("created"))
 
 
 def _resilience(root):

@@ -25,7 +25,7 @@ class Gateway:
         self.apply(config)
 
     def apply(self, config):
-        index = {_digest(k.secret): k for k in config.keys.values()}
+        index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()
 
@@ -39,12 +39,13 @@ class Gateway:
         return self._state[0]
 
     def authenticate(self, token):
-        """The ClientKey whose secret is `token`. Looked up by SHA-256 digest, then confirmed with a
-        constant-time compare, so timing reveals nothing about any stored secret."""
+        """The ClientKey whose secret is `token`: found by the SHA-256 of what was sent (keys are
+        stored that way), confirmed with a constant-time compare of the digests."""
         if not token:
             raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'")
-        key = self._state[1].get(_digest(token))
-        if key is None or not hmac.compare_digest(key.secret.encode(), token.encode()):
+        digest = _digest(token)
+        key = self._state[1].get(digest)
+        if key is None or not hmac.compare_digest(key.digest, digest):
             raise AuthenticationFailed("Invalid API key", code="invalid_api_key")
         return key
 

@@ -183,3 +183,17 @@ def test_gunicorn_exits_nonzero_with_one_message_on_a_bad_config(tmp_path):
     assert proc.returncode != 0
     assert f"{path}: line 2: providers.a.api_base_url: required key is missing" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_key_may_be_stored_as_its_sha256_only(env):
+    import hashlib
+
+    from plexus.gateway import Gateway
+
+    digest = hashlib.sha256(b"sk-only-hashed-123").hexdigest()
+    cfg = parse(f"keys:\n  hashed: {{secret_sha256: {digest}, created: '2026-11-26T08:00:00Z'}}\n")
+    assert cfg.keys["hashed"].secret is None and cfg.keys["hashed"].created == "2026-11-26T08:00:00Z"
+    assert Gateway(cfg).authenticate("sk-only-hashed-123").name == "hashed"
+    assert "line 2: keys.k.secret: give exactly one of secret or secret_sha256" in problems(
+        f"keys:\n  k: {{secret: sk-both-12345, secret_sha256: {digest}}}\n")
+    assert "keys.k.secret_sha256: must be 64 lowercase hex digits" in problems("keys:\n  k: {secret_sha256: nothex}\n")[0]
