@@ -443,7 +443,7 @@ def passthrough_request(body, upstream_model, stream, route=None):
         key = "generateContentRequest" if "generateContentRequest" in body else "generate_content_request"
         body = {**body, key: {**inner, "model": f"models/{upstream_model}"}}
     query = (route or {}).get("query") or {}
-    return orjson.dumps(body), {"sse": query.get("alt") == "sse"}
+    return dict(body), {"sse": query.get("alt") == "sse"}
 
 
 def relay_response(raw, alias):

@@ -168,8 +168,8 @@ def _model_part(p, names):
     if kind == "text":
         part = {"text": p["text"]} if p["text"] or p.get("thought_signature") else None
     elif kind == "reasoning":
-        if p.get("redacted") or not (p["text"] or p.get("thought_signature")):
-            return None  # another provider's opaque reasoning means nothing to Gemini
+        if not p.get("thought_signature"):
+            return None  # only Gemini's own thoughts go back (with their signature); others mean nothing to it
         part = {"text": p["text"], "thought": True}
     elif kind == "tool_call":
         names[p["id"]] = p["name"]
@@ -243,7 +243,7 @@ def _sign_current_turn(contents):
 # ---- upstream answer -> unified --------------------------------------------------------------------
 
 
-def parse_response(data):
+def parse_response(data, quirks=None):
     candidate = _candidate(data)
     content = []
     calls = 0
@@ -296,7 +296,7 @@ class StreamParser:
     only the new parts; function calls arrive whole (TOOL_START then one TOOL_ARGS), text is split
     across chunks. Usage is running: the last chunk's wins."""
 
-    def __init__(self):
+    def __init__(self, quirks=None):
         self.started = False
         self.tools = 0
         self.stopped = False
