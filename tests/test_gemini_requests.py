@@ -471,3 +471,25 @@ def test_count_estimate_and_model_list():
     big = gemini_api.count_estimate({"generateContentRequest": {"contents": [{"parts": [{"text": "hi " * 400}]}]}})["totalTokens"]
     assert 0 < small < 15 and 290 < big < 330
     assert gemini_api.render_models(["fast"])["models"][0]["name"] == "models/fast"
+
+
+def test_anthropic_fast_path_drops_gemini_marked_thinking_blocks():
+    history = [{"role": "user", "content": "hi"},
+               {"role": "assistant", "content": [{"type": "thinking", "thinking": "", "signature": "gemini:text:U0lH"}]},
+               {"role": "user", "content": "Paris?"},
+               {"role": "assistant", "content": [
+                   {"type": "thinking", "thinking": "real", "signature": "EqQBCgIYAhIM"},
+                   {"type": "thinking", "thinking": "", "signature": "gemini:call:U0lH"},
+                   {"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]
+    body = {"model": "alias", "max_tokens": 10, "messages": history}
+    before = json.dumps(body)
+    out = anthropic_messages.without_gemini_signatures(body)
+    assert json.dumps(body) == before  # the client's body is not modified
+    assert "gemini:" not in json.dumps(out)
+    assert [m["role"] for m in out["messages"]] == ["user", "user", "assistant", "user"]
+    assert out["messages"][2]["content"][0]["signature"] == "EqQBCgIYAhIM"
+    plain = {"model": "alias", "max_tokens": 10, "messages": history[2:3]}
+    assert anthropic_messages.without_gemini_signatures(plain) is plain
+    sent, _ = anthropic_messages.passthrough_request(body, "claude", False)  # the fast path uses it
+    assert "gemini:" not in (sent.decode() if isinstance(sent, bytes) else json.dumps(sent))

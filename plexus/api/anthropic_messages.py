@@ -354,7 +354,7 @@ _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
 def passthrough_request(body, upstream_model, stream, route=None):
-    out = dict(body)
+    out = without_gemini_signatures(dict(body))
     out["model"] = upstream_model
     return orjson.dumps(out), True
 
@@ -364,6 +364,33 @@ def relay_response(raw, alias):
     if isinstance(data, dict):
         data["model"] = alias
     return orjson.dumps(data), data
+
+
+def without_gemini_signatures(body):
+    """The body without the thinking blocks that carry Gemini's signature (history from turns that
+    went to a Gemini upstream): Anthropic would reject them. The input is not modified; a history
+    without them (the usual case) costs one pass over the assistant turns."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(_gemini_marked(m) for m in messages):
+        return body
+    kept = []
+    for m in messages:
+        if _gemini_marked(m):
+            blocks = [b for b in m["content"] if not _gemini_block(b)]
+            if not blocks:
+                continue  # only Gemini's signatures: nothing left to send
+            m = {**m, "content": blocks}
+        kept.append(m)
+    return {**body, "messages": kept}
+
+
+def _gemini_marked(m):
+    content = m.get("content") if isinstance(m, dict) and m.get("role") == "assistant" else None
+    return isinstance(content, list) and any(_gemini_block(b) for b in content)
+
+
+def _gemini_block(b):
+    return isinstance(b, dict) and b.get("type") == "thinking" and u.gemini_unmark(b.get("signature")) is not None
 
 
 def response_usage(data):
