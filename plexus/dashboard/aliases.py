@@ -1,0 +1,268 @@
+"""Model aliases: the list (targets, selector, weights), add / edit / delete, and in the form:
+add or remove a target and move it up or down (the order is what `in_order` tries first).
+
+The row buttons are ordinary submit buttons of the form: without JavaScript they post the form and
+get it back changed (nothing saved yet); with htmx the same happens in place. Only Save writes."""
+
+import re
+
+from flask import abort, request
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from ..config import SELECTORS
+from ..config_edit import flow_map, flow_seq, rename_key, section, set_value
+from .core import back_to, bp, gateway, is_htmx, render
+from .forms import FormError, document, place, save
+from .providers import plain
+
+NAME = re.compile(r"^\S+$")
+SELECTOR_LABELS = {"random": "random — weighted by each target's weight", "in_order": "in order — the first that works"}
+
+
+def alias_views(doc):
+    applied = gateway().config.aliases
+    out = []
+    for name, spec in ((doc or {}).get("models") or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        targets = [plain(t) for t in spec.get("targets") or [] if isinstance(t, dict)]
+        out.append({
+            "name": str(name),
+            "selector": plain(spec.get("selector")) or "random",
+            "targets": targets,
+            "total_weight": sum(float(t.get("weight", 1)) for t in targets) or 1.0,
+            "additional_aliases": [str(a) for a in spec.get("additional_aliases") or []],
+            "loaded": str(name) in applied,
+        })
+    return out
+
+
+def list_page(status=200, **extra):
+    doc, version = document()
+    return render("aliases.html", "_aliases.html", status=status, aliases=alias_views(doc), version=version,
+                  editable=version is not None, **extra)
+
+
+@bp.get("/models")
+def aliases():
+    """Every alias with its selector and targets."""
+    return list_page()
+
+
+# ---- the form ------------------------------------------------------------------------------------
+
+
+def form_from_spec(name, spec):
+    spec = spec if isinstance(spec, dict) else {}
+    rows = [{"provider": plain(t.get("provider")) or "", "model": plain(t.get("model")) or "",
+             "weight": _weight_text(t.get("weight")), "orig": str(i)}
+            for i, t in enumerate(spec.get("targets") or []) if isinstance(t, dict)]
+    return {
+        "name": name or "",
+        "selector": plain(spec.get("selector")) or "random",
+        "additional_aliases": ", ".join(str(a) for a in spec.get("additional_aliases") or []),
+        "targets": rows or [_blank_target()],
+    }
+
+
+def _weight_text(value):
+    return "" if value is None else f"{float(value):g}"
+
+
+def _blank_target():
+    return {"provider": "", "model": "", "weight": "", "orig": ""}
+
+
+def form_from_request():
+    f = request.form
+    columns = {k: f.getlist("target_" + k) for k in ("provider", "model", "weight", "orig")}
+    rows = [{k: (columns[k][i] if i < len(columns[k]) else "").strip() for k in columns}
+            for i in range(len(columns["provider"]))]
+    return {
+        "name": f.get("name", "").strip(),
+        "selector": f.get("selector", "random"),
+        "additional_aliases": f.get("additional_aliases", "").strip(),
+        "targets": rows,
+    }
+
+
+def rearrange(form, action):
+    """Apply a row button (add, remove:i, up:i, down:i) to the form's targets. True if it was one."""
+    rows = form["targets"]
+    verb, _, index = action.partition(":")
+    if verb == "add":
+        rows.append(_blank_target())
+        return True
+    if not index.isdigit() or int(index) >= len(rows):
+        return False
+    i = int(index)
+    if verb == "remove":
+        rows.pop(i)
+        if not rows:
+            rows.append(_blank_target())
+    elif verb == "up" and i > 0:
+        rows[i - 1], rows[i] = rows[i], rows[i - 1]
+    elif verb == "down" and i + 1 < len(rows):
+        rows[i + 1], rows[i] = rows[i], rows[i + 1]
+    return verb in ("remove", "up", "down")
+
+
+def form_page(form, original, version, errors=None, status=200):
+    providers = sorted(gateway().config.providers)
+    doc, _ = document()
+    models = {}
+    for pid, spec in ((doc or {}).get("providers") or {}).items():
+        if str(pid) not in providers:
+            providers.append(str(pid))
+        models[str(pid)] = [str(m) for m in ((spec or {}).get("models") or {})] if isinstance(spec, dict) else []
+    return render("alias_form.html", "_alias_form.html", status=status, form=form, original=original, version=version,
+                  errors=errors or {}, selectors=SELECTORS, selector_labels=SELECTOR_LABELS, providers=providers,
+                  models=models)
+
+
+def check(form, original, doc):
+    errors = {}
+    existing = (doc.get("models") or {}) if doc is not None else {}
+    if not form["name"] or not NAME.match(form["name"]):
+        errors["name"] = "Give the name clients will ask for (no spaces)."
+    elif form["name"] != original and form["name"] in existing:
+        errors["name"] = f"There is already an alias named '{form['name']}'."
+    if form["selector"] not in SELECTORS:
+        errors["selector"] = "Choose one of the listed selectors."
+    targets = [t for t in form["targets"] if t["provider"] or t["model"] or t["weight"]]
+    if not targets:
+        errors["targets"] = "An alias needs at least one target."
+    for i, t in enumerate(form["targets"]):
+        if not (t["provider"] or t["model"] or t["weight"]):
+            continue
+        if not t["provider"]:
+            errors[f"targets.{i}.provider"] = "Choose a provider."
+        if not t["model"]:
+            errors[f"targets.{i}.model"] = "Name the provider's model."
+        if t["weight"]:
+            try:
+                if float(t["weight"]) < 0:
+                    raise ValueError
+            except ValueError:
+                errors[f"targets.{i}.weight"] = "A weight is a number, 0 or more."
+    if errors:
+        raise FormError(errors)
+
+
+def other_names(text):
+    return [n for n in re.split(r"[,\s]+", text) if n]
+
+
+def apply_form(doc, form, original):
+    models = section(doc, "models")
+    if original is None:
+        node = models[form["name"]] = CommentedMap()
+    else:
+        if original not in models:
+            raise FormError({"_form": [f"Alias '{original}' is no longer in the file — reload."]})
+        if not isinstance(models[original], dict):
+            models[original] = CommentedMap()
+        rename_key(models, original, form["name"])
+        node = models[form["name"]]
+    if "selector" in node or form["selector"] != "random":
+        set_value(node, "selector", form["selector"])
+    old_targets = node.get("targets") if isinstance(node.get("targets"), list) else []
+    targets = []
+    for t in form["targets"]:
+        if not (t["provider"] or t["model"] or t["weight"]):
+            continue
+        weight = _number(t["weight"]) if t["weight"] else None
+        orig = int(t["orig"]) if t["orig"].isdigit() and int(t["orig"]) < len(old_targets) else None
+        kept = old_targets[orig] if orig is not None and isinstance(old_targets[orig], dict) else None
+        if kept is None:
+            targets.append(flow_map(provider=t["provider"], model=t["model"], weight=weight))
+        else:  # the same target: its other settings (max_tokens_cap, extra_body) and style stay
+            set_value(kept, "provider", t["provider"])
+            set_value(kept, "model", t["model"])
+            set_value(kept, "weight", weight)
+            targets.append(kept)
+    if isinstance(node.get("targets"), CommentedSeq):
+        seq = node["targets"]
+        if list(seq) != targets or any(a is not b for a, b in zip(seq, targets)):
+            del seq[:]
+            seq.extend(targets)
+    else:
+        node["targets"] = CommentedSeq(targets)
+    names = other_names(form["additional_aliases"])
+    current = node.get("additional_aliases")
+    if names != [str(n) for n in current or []]:
+        set_value(node, "additional_aliases", flow_seq(names) if names else None)
+
+
+def _number(text):
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def submit(original):
+    doc, version = document()
+    if original is not None and original not in ((doc or {}).get("models") or {}):
+        abort(404, f"There is no alias named '{original}'.")
+    form = form_from_request()
+    sent_version = request.form.get("version", "")
+    action = request.form.get("action", "save")
+    if action != "save" and rearrange(form, action):
+        return form_page(form, original, sent_version)
+    try:
+        check(form, original, doc)
+        save(sent_version, lambda d: apply_form(d, form, original))
+    except FormError as e:
+        errors = e.errors
+        if "_problems" in errors:
+            errors = place(errors["_problems"], f"models.{form['name']}.",
+                           {"": "name", "selector": "selector", "additional_aliases": "additional_aliases",
+                            "targets": "*"})
+        return form_page(form, original, sent_version, errors, status=409 if errors.get("_conflict") else 422)
+    message = f"Alias '{form['name']}' {'added' if original is None else 'saved'}."
+    if is_htmx():
+        resp = list_page(notice=message)
+        resp.headers["HX-Push-Url"] = "/models"
+        return resp
+    return back_to("dashboard.aliases", message)
+
+
+@bp.get("/models/new")
+def new_alias():
+    """An empty alias form."""
+    _, version = document()
+    return form_page(form_from_spec(None, {}), None, version)
+
+
+@bp.post("/models/new")
+def create_alias():
+    return submit(None)
+
+
+@bp.get("/models/<name>/edit")
+def edit_alias(name):
+    """The form for one alias."""
+    doc, version = document()
+    spec = ((doc or {}).get("models") or {}).get(name, False)
+    if spec is False:
+        abort(404, f"There is no alias named '{name}'.")
+    return form_page(form_from_spec(name, spec), name, version)
+
+
+@bp.post("/models/<name>/edit")
+def update_alias(name):
+    return submit(name)
+
+
+@bp.post("/models/<name>/delete")
+def delete_alias(name):
+    """Remove an alias (clients asking for it get 404 model_not_found)."""
+    doc, _ = document()
+    if name not in ((doc or {}).get("models") or {}):
+        abort(404, f"There is no alias named '{name}'.")
+    try:
+        save(request.form.get("version", ""), lambda d: section(d, "models").pop(name, None))
+    except FormError as e:
+        return list_page(status=409 if e.errors.get("_conflict") else 422,
+                         error=" ".join(e.errors.get("_form") or e.errors.get("_problems") or []))
+    if is_htmx():
+        return list_page(notice=f"Alias '{name}' deleted.")
+    return back_to("dashboard.aliases", f"Alias '{name}' deleted.")
