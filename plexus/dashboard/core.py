@@ -157,6 +157,8 @@ def ms(value):
 def pct(value):
     if value is None:
         return "—"
+    if value == 0:
+        return "0%"
     return f"{value * 100:.1f}%" if value < 0.1 else f"{value * 100:.0f}%"
 
 
