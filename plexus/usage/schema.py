@@ -48,7 +48,13 @@ def _hourly_rollups(conn):
     rollup.fold(conn, "1", {})
 
 
-MIGRATIONS = [_usage_table, _hourly_rollups]
+def _filter_indexes(conn):
+    """Errors, cancellations or one client style listed and counted without a full scan."""
+    for column in ("status", "api_style"):
+        conn.execute(f"CREATE INDEX usage_{column}_time ON usage ({column}, time)")
+
+
+MIGRATIONS = [_usage_table, _hourly_rollups, _filter_indexes]
 
 
 def migrate(conn, migrations=MIGRATIONS):
