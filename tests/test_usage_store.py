@@ -59,6 +59,19 @@ def test_rows_come_back_newest_first_with_their_fields(store):
     assert records[0]["cost"] == pytest.approx(0.00002) and records[0]["status"] == 200
 
 
+def test_one_record_by_id(store):
+    store.write_batch([row(request_id="a"), row(request_id="b", status="cancelled")])
+    newest = store.query(Filters(), 1, 0)[0][0]
+    assert store.record(newest["id"]) == newest
+    assert store.record(10_000) is None
+
+
+def test_key_activity_counts_requests_and_finds_the_last_per_key(store):
+    store.write_batch([row(key_name="k1", time=T0 + 5), row(key_name="k1", time=T0 - 3 * 86400), row(key_name="k2")])
+    store.write_batch([row(key_name=None)])
+    assert store.key_activity() == {"k1": (2, T0 + 5), "k2": (1, T0 + 60)}
+
+
 def test_a_request_id_is_stored_once_so_replays_are_harmless(store):
     rows = [row(request_id="same"), row()]
     store.write_batch(rows)

@@ -81,6 +81,23 @@ class SQLiteStore:
             total = conn.execute(f"SELECT COUNT(*) FROM usage WHERE {where}", params).fetchone()[0]
         return [_record(r) for r in rows], total
 
+    def record(self, record_id):
+        """One record by id, decoded as query() does, or None."""
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute("SELECT * FROM usage WHERE id = ?", (record_id,)).fetchone()
+        return _record(row) if row else None
+
+    def key_activity(self):
+        """{client key name: (requests recorded, time of the last one)}, from the rollups and one
+        (key_name, time) index lookup per key."""
+        with self._connect() as conn:
+            counts = conn.execute(
+                "SELECT value, SUM(requests) FROM usage_rollup WHERE dim = 'key' AND value != '' GROUP BY value"
+            ).fetchall()
+            last = "SELECT MAX(time) FROM usage WHERE key_name = ?"
+            return {name: (n, conn.execute(last, (name,)).fetchone()[0]) for name, n in counts}
+
     def summary(self, window, group_by):
         """Rows of (slot, group value or '', *rollup.TOTALS, *rollup.HISTOGRAMS) over the window's
         slots. Whole hours come from the rollups; finer slots from the rows themselves."""

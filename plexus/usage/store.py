@@ -16,6 +16,12 @@ class UsageStore(Protocol):
     def query(self, filters, limit: int, offset: int) -> tuple[list[dict], int]:
         """(matching records newest first, with booleans and attempts decoded; total matching)."""
 
+    def record(self, record_id: int) -> dict | None:
+        """One record by id, decoded as query() does."""
+
+    def key_activity(self) -> dict:
+        """{client key name: (requests recorded, epoch time of the last one)}."""
+
     def summary(self, window, group_by: str) -> list[tuple]:
         """(slot, group value or '', *rollup.TOTALS, *rollup.HISTOGRAMS) for each slot and group
         of the summary.Window that has requests."""
