@@ -4,7 +4,7 @@ the provider reported none), its cost at the prices in force, and its timings in
 import orjson
 
 from ..unified.usage import Usage, estimate_tokens
-from .pricing import cost_of, pricing_for
+from .pricing import FREE, cost_of, pricing_for
 
 COLUMNS = (
     "time", "request_id", "key_name", "source_ip", "api_style", "alias", "provider", "model",
@@ -17,8 +17,11 @@ COLUMNS = (
 
 def to_row(rec, config):
     """A dict of COLUMNS. `config` supplies the prices."""
-    usage = rec.usage or _estimate(rec) or Usage()
-    cost = cost_of(pricing_for(config, rec.provider, rec.model), usage)
+    if not rec.billable:
+        usage, cost = Usage(), FREE
+    else:
+        usage = rec.usage or _estimate(rec) or Usage()
+        cost = cost_of(pricing_for(config, rec.provider, rec.model), usage)
     return {
         "time": rec.time,
         "request_id": rec.request_id,
@@ -63,7 +66,7 @@ def _estimate(rec):
     (a stream cut or cancelled, a provider that sends none). Requests refused before or by the
     upstream used no tokens."""
     worked = rec.status == "cancelled" or (isinstance(rec.status, int) and rec.status < 400) or rec.output_chars
-    if rec.upstream_started is None or not worked:
+    if rec.upstream_started is None or not worked or not (rec.prompt_chars or rec.output_chars):
         return None
     return Usage(
         input_tokens=estimate_tokens(rec.prompt_chars),
