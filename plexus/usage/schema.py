@@ -1,6 +1,9 @@
 """The SQLite schema and its migrations: an ordered list of steps, applied once each, in order, on
 start. Version N means MIGRATIONS[:N] have run. A step may add or rebuild structure but must keep
-every row; new steps only ever go at the end."""
+every row; new steps only ever go at the end, and a step already released is never edited.
+
+Steps run while a worker boots, inside gunicorn's `timeout` (30 s): one that must rewrite millions
+of rows should do it in the background, not here."""
 
 from . import rollup
 
