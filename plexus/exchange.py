@@ -7,6 +7,7 @@ from typing import NamedTuple
 import orjson
 
 from . import quirks
+from .errors import InvalidRequest
 from .streaming.translate import TranslatedStream
 
 
@@ -40,16 +41,24 @@ class Translation:
 
     def __init__(self, style, provider_module, body, alias, stream, target, provider, route):
         self.style, self.provider_module, self.alias = style, provider_module, alias
-        self.request = style.parse_request(body, route)
         self.quirks = quirks.for_target(provider, target)
-        payload = provider_module.build_request(self.request, target.model, provider)
+        try:
+            self.request = style.parse_request(body, route)
+            payload = provider_module.build_request(self.request, target.model, provider)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
+            # the parsers check what they name; this catches a malformed field they did not foresee
+            raise InvalidRequest(f"The request could not be translated for this model's provider: a field has an "
+                                 f"unexpected type or shape ({type(e).__name__}: {str(e)[:120]})") from None
         self.payload = orjson.dumps(quirks.apply(payload, provider.type, self.quirks))
 
     def answer(self, raw):
         data = orjson.loads(raw)
         if not isinstance(data, dict):
             raise orjson.JSONDecodeError("the answer is not a JSON object", "", 0)
-        unified = self.provider_module.parse_response(data, self.quirks)
+        try:
+            unified = self.provider_module.parse_response(data, self.quirks)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+            raise orjson.JSONDecodeError("the answer does not have the provider's shape", "", 0) from None
         chars = sum(len(p.get("text") or p.get("arguments") or "") for p in unified["content"])
         final = self.style.render_response(unified, self.alias, self.request)
         return Answer(orjson.dumps(final), final, unified["usage"], unified["stop_reason"], chars)

@@ -40,6 +40,9 @@ def check_request(body, route=None):
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean", param="stream")
+    prev = body.get("previous_response_id")
+    if prev is not None and not isinstance(prev, str):
+        raise InvalidRequest("'previous_response_id' must be a string", param="previous_response_id")
     return model, bool(stream)
 
 
@@ -108,7 +111,10 @@ def parse_request(body, route=None):
     items = body["input"]
     for i, item in enumerate([{"role": "user", "content": items}] if isinstance(items, str) else items):
         _parse_item(req, item, i)
-    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(body.get("tools") or [])]
+    tools = body.get("tools") or []
+    if not isinstance(tools, list):
+        raise InvalidRequest("'tools' must be an array", param="tools")
+    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(tools)]
     req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"))
     req["parallel_tool_calls"] = body.get("parallel_tool_calls")
     req["max_tokens"] = body.get("max_output_tokens")
