@@ -3,8 +3,10 @@ offer yet: one record by id, and each client key's request count and last use. R
 store's SQLite file; both use indexes (the primary key; the hourly rollups and `usage_key_name_time`)
 so they stay fast on millions of rows. Candidates to move into the store interface."""
 
+import os
 import sqlite3
 from contextlib import closing
+from urllib.parse import quote
 
 import orjson
 
@@ -12,7 +14,7 @@ BOOLEANS = ("streamed", "fast_path", "estimated")
 
 
 def _connect(store):
-    conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=5)
+    conn = sqlite3.connect(f"file:{quote(os.path.abspath(store.path))}?mode=ro", uri=True, timeout=5)
     conn.row_factory = sqlite3.Row
     return closing(conn)
 
