@@ -128,12 +128,18 @@ class KeySchema(StrictSchema):
             raise ValidationError("give exactly one of secret or secret_sha256", "secret")
 
 
+class LoggingSchema(StrictSchema):
+    level = fields.String(validate=validate.OneOf(["debug", "info", "warning", "error"]))
+    format = fields.String(validate=validate.OneOf(["text", "json"]))
+
+
 class RootSchema(StrictSchema):
     admin_key = fields.String(allow_none=True)
     database = fields.String(allow_none=True, validate=validate.Length(min=1))
     retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
     failover = fields.Nested(FailoverSchema)
     cooldown = fields.Nested(CooldownSchema)
+    logging = fields.Nested(LoggingSchema)
     keys = fields.Dict(keys=fields.String(), values=fields.Raw())
     providers = fields.Dict(keys=fields.String(), values=fields.Raw())
     models = fields.Dict(keys=fields.String(), values=fields.Raw())
@@ -223,6 +229,8 @@ class Config:
     retention_days: int | None = None  # usage records older than this are pruned; None keeps all
     failover: Failover = field(default_factory=Failover)
     cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)
+    log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object a line
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
@@ -358,6 +366,8 @@ def _resilience(root):
                                    f.get("backoff_ms", 0.0))
     if root.get("cooldown"):
         out["cooldown"] = CooldownPolicy(**root["cooldown"])
+    if root.get("logging"):
+        out.update({f"log_{k}": v for k, v in root["logging"].items()})
     return out
 
 

@@ -4,10 +4,12 @@ Each request: authenticate, read JSON, let the style check it, route the alias t
 either take the fast path (same family: body forwarded, stream relayed) or translate."""
 
 import logging
+import re
 import time
+import uuid
 
 import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import api
@@ -82,7 +84,7 @@ def handle(style, **route_args):
     (e.g. Gemini's model and method), handed to the style with the query string."""
     gw = gateway()
     config = gw.config
-    rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
+    rec = new_record(style)
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
@@ -98,8 +100,9 @@ def handle(style, **route_args):
         if not stream:
             return relay_json(gw, rec, upstream, exchange, keep)
         watcher = ClientWatcher(request.environ, upstream)
-        relay = relay_stream(gw, rec, upstream, exchange.stream(), keep, watcher, upstream.provider.total_timeout)
-        return Response(relay, content_type="text/event-stream", headers=SSE_HEADERS)
+        events = exchange.stream()
+        relay = relay_stream(gw, rec, upstream, events, keep, watcher, upstream.provider.total_timeout)
+        return Response(relay, content_type=getattr(events, "content_type", "text/event-stream"), headers=SSE_HEADERS)
     except GatewayError as e:
         rec.finish(e.status, e.message)
         gw.record(rec)
@@ -146,7 +149,31 @@ def retryable(err, policy):
 
 
 def forwarded_headers():
-    return {name: request.headers.get(name) for name in FORWARDED_HEADERS if request.headers.get(name)}
+    out = {name: request.headers.get(name) for name in FORWARDED_HEADERS if request.headers.get(name)}
+    out["x-request-id"] = g.request_id
+    return out
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+@bp.before_app_request
+def assign_request_id():
+    """The client's `x-request-id` if it is a sane token, else a new one; returned on every answer,
+    sent upstream, on every log line and in the usage record."""
+    given = request.headers.get("x-request-id", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+@bp.after_app_request
+def return_request_id(response):
+    if "request_id" in g:
+        response.headers["x-request-id"] = g.request_id
+    return response
+
+
+def new_record(style):
+    return UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr, request_id=g.request_id)
 
 
 def remembering(gw, style, rec, body):
@@ -190,7 +217,7 @@ def count_tokens(style, **route_args):
     """Anthropic's `count_tokens` and Gemini's `countTokens`: forwarded to an upstream of the same
     family, estimated for the others."""
     gw = gateway()
-    rec = UsageRecord(api_style=style.STYLE, source_ip=request.remote_addr)
+    rec = new_record(style)
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()

@@ -7,6 +7,7 @@ import hmac
 import logging
 import time
 
+from . import logs
 from .cooldowns import Cooldowns
 from .errors import AuthenticationFailed
 from .proxy import Upstreams
@@ -25,12 +26,13 @@ class Gateway:
         self.apply(config)
 
     def apply(self, config):
+        logs.setup(config.log_level, config.log_format)
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()
 
     def record(self, rec):
-        log.info("%s", describe(rec))
+        log.info("%s", describe(rec), extra={"request_id": rec.request_id, "fields": fields(rec)})
         for sink in self.sinks:
             sink(rec)
 
@@ -52,6 +54,15 @@ class Gateway:
 
 def _digest(secret):
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def fields(rec):
+    """The request line's facts, as JSON logs carry them."""
+    u = rec.usage
+    return {"key": rec.key_name, "api_style": rec.api_style, "provider": rec.provider, "alias": rec.alias,
+            "model": rec.model, "fast_path": rec.fast_path, "status": rec.status,
+            "duration_ms": round((rec.duration_s or 0) * 1000, 1),
+            "input_tokens": u.input_tokens if u else None, "output_tokens": u.output_tokens if u else None}
 
 
 def describe(rec):

@@ -1,0 +1,51 @@
+"""Logging: plain text by default or JSON lines, the level from config and changeable at run time,
+and the request id on every line logged while a request is being handled. No secret is ever
+passed to a logger: the request path logs names (key, provider, alias), never credentials."""
+
+import json
+import logging
+import time
+
+from flask import g, has_request_context
+
+LEVELS = ("debug", "info", "warning", "error")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(), "logger": record.name, "request_id": record.request_id,
+                "message": record.getMessage()}
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def setup(level="info", fmt="text"):
+    """Configure the `plexus` logger once per process; later calls only change level and format."""
+    logger = logging.getLogger("plexus")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.addFilter(RequestIdFilter())
+        logger.addHandler(handler)
+        logger.propagate = False
+    for handler in logger.handlers:
+        handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    set_level(level)
+
+
+def set_level(level):
+    logging.getLogger("plexus").setLevel(level.upper())
+
+
+def current_level():
+    return logging.getLevelName(logging.getLogger("plexus").level).lower()
