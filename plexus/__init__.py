@@ -6,7 +6,9 @@ from flask import Flask
 
 from .config import ConfigWatcher, load_config
 from .gateway import Gateway
-from .usage import open_usage
+from .cooldowns import Cooldowns
+from .responses_store import ResponseStore
+from .usage import database_path, open_usage
 
 log = logging.getLogger("plexus")
 
@@ -19,31 +21,23 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     app = Flask(__name__, static_folder="../static", template_folder="../templates")
     app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_BODY
     app.config.update(overrides)
-    _setup_logging()
+    gw = Gateway(config)  # configures logging
     for warning in config.warnings():
         log.warning("%s", warning)
-
-    gw = Gateway(config)
     app.extensions["plexus"] = gw
     usage = open_usage(config, lambda: gw.config, overrides.get("DATABASE"))
     gw.sinks.append(usage.writer.submit)
     app.extensions["plexus.usage"] = usage
+    database = database_path(config, overrides.get("DATABASE"))
+    gw.responses = ResponseStore(database)
+    gw.cooldowns = Cooldowns(database).start()
 
-    from . import endpoints, management
+    from . import dashboard, endpoints, management
 
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(management.bp)
+    app.register_blueprint(dashboard.bp)
 
     if watch:
         app.extensions["plexus.watcher"] = ConfigWatcher(config.path, gw.apply, stamp=config.stamp).start()
     return app
-
-
-def _setup_logging():
-    root = logging.getLogger("plexus")
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-        root.propagate = False
