@@ -9,7 +9,6 @@ Not part of the test suite. Traffic goes to 127.0.0.1 only."""
 import argparse
 import collections
 import json
-import os
 import random
 import sys
 import tempfile
