@@ -5,16 +5,17 @@
 // Every answer is checked, not just timed: status 200, the model name, the whole text (the fake
 // upstream's deltas are `w0 w1 w2 ...`, so a lost, repeated or reordered chunk is caught), usage, and for
 // streams the terminator with nothing after it. Times are from the request being sent to the last byte
-// (`ms`) and, for streams, to the first text delta (`ttft_ms`).
+// (`ms`), to the first byte of the body (`ttfb_ms`) and, for streams, to the first text delta (`ttft_ms`).
 //
 // Modes:
 //   interleaved  {targets, rounds, warmup}         one connection per target; each round sends one
 //                                                   request to every target in turn (start rotates)
-//   closed       {targets:[t], concurrency, count, duration_s, warmup, sync}
-//                                                   `concurrency` loops on keep-alive connections; stops
-//                                                   after `count` requests or `duration_s`, whichever first.
-//                                                   With `sync`, prints {"event":"ready"} after the warmup
-//                                                   and waits for a line on stdin before measuring.
+//   closed       {targets, concurrency, count, duration_s, warmup, blocks, sync}
+//                                                   `concurrency` loops on keep-alive connections, one target
+//                                                   at a time, the targets taking turns in `blocks`; each
+//                                                   target gets `count` requests or `duration_s`, whichever
+//                                                   ends first. With `sync`, prints {"event":"ready"} after
+//                                                   the warm-up and waits for a line on stdin to measure.
 //   hold         {targets:[t], streams, ramp_s}     opens `streams` streams at once (each on its own
 //                                                   connection) and reports how many were open together.
 // A target: {name, url, headers, body (string), style: chat|messages|gemini, stream, model, tokens}.
@@ -145,7 +146,7 @@ class StreamCheck {
 function once(t, agent, hooks) {
   return new Promise((resolve) => {
     const t0 = now();
-    let ttft = null, settled = false, hookEnded = false;
+    let ttft = null, ttfb = null, settled = false, hookEnded = false;
     const done = (r) => { if (!settled) { settled = true; resolve(r); } };
     const endHook = () => { if (hooks && ttft !== null && !hookEnded) { hookEnded = true; hooks.end(); } };
     const req = http.request({ host: t.host, port: t.port, path: t.path, method: "POST", headers: t.reqHeaders, agent }, (res) => {
@@ -153,6 +154,7 @@ function once(t, agent, hooks) {
       const check = t.stream ? new StreamCheck(t) : null;
       let raw = "";
       res.on("data", (s) => {
+        if (ttfb === null) ttfb = now() - t0;
         if (!check) { raw += s; return; }
         if (check.feed(s) && ttft === null) {
           ttft = now() - t0;
@@ -165,7 +167,7 @@ function once(t, agent, hooks) {
         let err = res.statusCode === 200 ? (check ? check.finish() : checkJson(t, raw)) : `HTTP ${res.statusCode}: ${raw.slice(0, 160)}`;
         if (check && res.statusCode !== 200) err = `HTTP ${res.statusCode}: ${check.buf.slice(0, 160)}`;
         if (!res.complete) err = `the answer was cut off (${err || "its content was whole"})`;
-        done({ ok: !err, err, ms, ttft_ms: ttft });
+        done({ ok: !err, err, ms, ttfb_ms: ttfb, ttft_ms: ttft });
       });
       const cut = () => { endHook(); done({ ok: false, err: "the answer was cut off", ms: now() - t0, ttft_ms: ttft }); };
       res.on("aborted", cut);
@@ -193,15 +195,20 @@ function summary(xs) {
 }
 
 class Tally {
-  constructor(name) { this.name = name; this.ms = []; this.ttft = []; this.errors = 0; this.firstErrors = {}; }
+  constructor(name) { this.name = name; this.ms = []; this.ttfb = []; this.ttft = []; this.errors = 0; this.firstErrors = {}; }
   add(r) {
-    if (r.ok) { this.ms.push(r.ms); if (r.ttft_ms !== null) this.ttft.push(r.ttft_ms); return; }
+    if (r.ok) {
+      this.ms.push(r.ms);
+      if (r.ttfb_ms !== null) this.ttfb.push(r.ttfb_ms);
+      if (r.ttft_ms !== null) this.ttft.push(r.ttft_ms);
+      return;
+    }
     this.errors++;
     if (Object.keys(this.firstErrors).length < 5 || this.firstErrors[r.err]) this.firstErrors[r.err] = (this.firstErrors[r.err] || 0) + 1;
   }
   result(extra) {
     return { target: this.name, ok: this.ms.length, errors: this.errors, error_kinds: this.firstErrors,
-      ms: summary(this.ms), ttft_ms: summary(this.ttft), ...extra };
+      ms: summary(this.ms), ttfb_ms: summary(this.ttfb), ttft_ms: summary(this.ttft), ...extra };
   }
 }
 
@@ -233,15 +240,15 @@ async function interleaved(job) {
 }
 
 async function closed(job) {
-  const t = prepare(job.targets[0]);
-  const agent = agentFor(job.concurrency);
-  const run = async (count, seconds, tally) => {
+  const targets = job.targets.map(prepare);
+  const agents = targets.map(() => agentFor(job.concurrency));
+  const run = async (i, count, seconds, tally) => {
     let issued = 0;
     const deadline = now() + seconds * 1000;
     const loop = async () => {
       while (issued < count && now() < deadline) {
         issued++;
-        const r = await once(t, agent);
+        const r = await once(targets[i], agents[i]);
         if (tally) tally.add(r);
       }
     };
@@ -249,15 +256,24 @@ async function closed(job) {
     await Promise.all(Array.from({ length: job.concurrency }, loop));
     return (now() - t0) / 1000;
   };
-  if (job.warmup) await run(job.warmup, 60, null);
+  for (let i = 0; i < targets.length; i++) if (job.warmup) await run(i, job.warmup, 60, null);
   if (job.sync) { emit({ event: "ready" }); await waitForLine(); }
-  const tally = new Tally(t.name);
+  // the targets take turns in blocks (order reversed every other block), so that whatever else loads
+  // the machine meanwhile weighs on each of them alike
+  const blocks = job.blocks || 1;
+  const tallies = targets.map((t) => new Tally(t.name));
+  const elapsed = targets.map(() => 0);
   const cpu0 = process.cpuUsage();
-  const elapsed = await run(job.count || Infinity, job.duration_s || 3600, tally);
+  for (let b = 0; b < blocks; b++) {
+    const order = targets.map((_, i) => (b % 2 ? targets.length - 1 - i : i));
+    for (const i of order) {
+      const count = job.count ? Math.round((job.count * (b + 1)) / blocks) - Math.round((job.count * b) / blocks) : Infinity;
+      elapsed[i] += await run(i, count, (job.duration_s || 3600) / blocks, tallies[i]);
+    }
+  }
   const cpu = process.cpuUsage(cpu0);
-  const n = tally.ms.length + tally.errors;
-  return { results: [tally.result({ elapsed_s: +elapsed.toFixed(3), rps: +(tally.ms.length / elapsed).toFixed(1), requests: n })],
-    client_cpu_s: (cpu.user + cpu.system) / 1e6 };
+  return { client_cpu_s: (cpu.user + cpu.system) / 1e6, results: tallies.map((tally, i) => tally.result({
+    elapsed_s: +elapsed[i].toFixed(3), rps: +(tally.ms.length / elapsed[i]).toFixed(1), requests: tally.ms.length + tally.errors })) };
 }
 
 async function hold(job) {

@@ -39,11 +39,11 @@ SETTLE_S = 1.0  # after the last answer: Plexus stores usage off the request pat
 # How much of each scenario. The quick run is a smoke test of everything, not a measurement.
 SCALES = {
     # each closed-loop run stops at its count or after `cap_s`, whichever comes first
-    "full": dict(cap_s=30.0, lat_rounds=1500, lat_warmup=100, cpu_count=2000, cpu_warmup=300, rps_seconds=6.0, rps_warmup=300,
+    "full": dict(blocks=4, cap_s=30.0, lat_rounds=1500, lat_warmup=100, cpu_count=2000, cpu_warmup=300, rps_seconds=6.0, rps_warmup=300,
                  s1_rounds=12, s1_warmup=2, s100_count=400, s100_warmup=100, hold_streams=1000, hold_chunks=15,
                  hold_pairs=None),
     # hold_chunks: a stream must outlast the time it takes to open all of them (seconds, when loaded)
-    "quick": dict(cap_s=10.0, lat_rounds=150, lat_warmup=20, cpu_count=400, cpu_warmup=100, rps_seconds=2.0, rps_warmup=100,
+    "quick": dict(blocks=2, cap_s=10.0, lat_rounds=150, lat_warmup=20, cpu_count=400, cpu_warmup=100, rps_seconds=2.0, rps_warmup=100,
                   s1_rounds=2, s1_warmup=1, s100_count=100, s100_warmup=100, hold_streams=1000, hold_chunks=10,
                   hold_pairs=["chat->chat", "chat->messages"]),
 }
@@ -266,10 +266,10 @@ class Bench:
                 "tokens": tokens_of(shape)}
 
     def wheres(self, pair):
-        """The targets measured for a pair: the floor (the upstream itself), the bare stack (only for a
-        same-style pair: it forwards bytes), and Plexus; minus any that failed the smoke test."""
-        out = ["direct"] + (["passthrough"] if pair.fast else []) + ["plexus"]
-        return [w for w in out if (pair.name, w) not in self.broken]
+        """The targets measured for a pair: the floor (the upstream itself), the bare stack forwarding
+        the client's request untranslated (to the client style's endpoint), and Plexus; minus any
+        that failed the smoke test."""
+        return [w for w in ("direct", "passthrough", "plexus") if (pair.name, w) not in self.broken]
 
     def loadgen(self, job, timeout, on_ready=None):
         job_path = self.work / "job.json"
@@ -360,42 +360,36 @@ class Bench:
             out[pair.name] = row
         return out
 
-    def closed(self, pair, where, *, concurrency, count=None, seconds=None, warmup, stream):
-        t = self.target(pair, where, stream)
-        job = {"mode": "closed", "targets": [t], "concurrency": concurrency, "count": count, "duration_s": seconds,
-               "warmup": warmup, "sync": True}
+    def closed(self, pair, *, concurrency, count=None, seconds=None, warmup, stream, wheres=None):
+        """Closed loops of `concurrency` requests, the pair's targets taking turns in blocks; each
+        gateway's CPU is its own processes' CPU over the whole measurement (the others idle meanwhile)."""
+        wheres = wheres or self.wheres(pair)
+        job = {"mode": "closed", "targets": [self.target(pair, w, stream) for w in wheres], "concurrency": concurrency,
+               "count": count, "duration_s": seconds, "warmup": warmup, "blocks": self.scale["blocks"], "sync": True}
         state = {}
-        msg = self.loadgen(job, timeout=600, on_ready=lambda: state.update(win=self.window().start()))
+        msg = self.loadgen(job, timeout=900, on_ready=lambda: state.update(win=self.window().start()))
         time.sleep(SETTLE_S)
         win = state["win"].stop()
-        res = msg["results"][0]
-        n = res["requests"]
-        if where != "direct":
-            cpu = win["cpu_s"][where]
-            res["gateway_cpu_s"] = round(cpu, 3)
-            res["gateway_cpu_ms_per_request"] = round(1000 * cpu / n, 3) if n else None
-            res["gateway_core_use"] = round(cpu / (win["wall_s"] - SETTLE_S), 3)
-        res["upstream_cpu_ms_per_request"] = round(1000 * win["cpu_s"]["upstream"] / n, 3) if n else None
-        res["noise"] = self.noise(win, msg["client_cpu_s"])
-        return res
+        res = {r["target"]: r for r in msg["results"]}
+        for w, r in res.items():
+            n = r["requests"]
+            if w != "direct" and n:
+                cpu = win["cpu_s"][w]
+                r["gateway_cpu_s"] = round(cpu, 3)
+                r["gateway_cpu_ms_per_request"] = round(1000 * cpu / n, 3)
+                r["gateway_core_use"] = round(cpu / r["elapsed_s"], 3)
+        total = sum(r["requests"] for r in res.values())
+        upstream = round(1000 * win["cpu_s"]["upstream"] / total, 3) if total else None
+        return res, {"upstream_cpu_ms_per_request": upstream, "noise": self.noise(win, msg["client_cpu_s"])}
 
     def closed_scenario(self, name, **kw):
         out = {}
-        done_direct = set()
         for pair in self.pairs:
-            wheres = self.wheres(pair)
-            if "plexus" not in wheres:
+            if "plexus" not in self.wheres(pair):
                 continue
-            row = {"pair": pair.name, "fast_path": pair.fast, "results": {}}
-            for w in wheres:
-                if w == "direct" and pair.upstream in done_direct:
-                    row["results"]["direct"] = out_direct(out, pair.upstream)
-                    continue
-                progress(f"{name} {pair.name} {w}")
-                row["results"][w] = self.closed(pair, w, **kw)
-                if w == "direct":
-                    done_direct.add(pair.upstream)
-            out[pair.name] = row
+            progress(f"{name} {pair.name}: {', '.join(self.wheres(pair))} taking turns")
+            res, extra = self.closed(pair, **kw)
+            out[pair.name] = {"pair": pair.name, "fast_path": pair.fast, "results": res, **extra}
         return out
 
     def latency_c1(self):
@@ -426,7 +420,8 @@ class Bench:
         streams, shape = self.scale["hold_streams"], self.slow_shape()
         out = {}
         for pair in self.pairs:
-            wheres = [w for w in self.wheres(pair) if w != "direct"]
+            # the passthrough does not depend on the upstream: once per client style is enough
+            wheres = [w for w in self.wheres(pair) if w == "plexus" or w == "passthrough" and pair.fast]
             if "plexus" not in wheres or self.scale["hold_pairs"] and pair.name not in self.scale["hold_pairs"]:
                 continue
             row = {"pair": pair.name, "fast_path": pair.fast, "results": {}}
@@ -515,8 +510,9 @@ class Bench:
                 self.profile()
             for name in self.args.scenarios:
                 scenario_t0 = time.monotonic()
-                self.results["scenarios"][name] = getattr(self, name)()
-                self.results["scenarios"][name]["_seconds"] = round(time.monotonic() - scenario_t0, 1)
+                rows = getattr(self, name)()
+                self.results["scenarios"][name] = {"title": TITLES[name], "seconds": round(time.monotonic() - scenario_t0, 1),
+                                                   "rows": rows}
                 self.save()
         finally:
             self.stop_all()
@@ -533,13 +529,6 @@ class Bench:
             write_markdown(self.args.markdown, self.results, text.getvalue())
         print(f"written to {self.args.out}{' and ' + self.args.markdown if self.args.markdown else ''};"
               f" gateway logs in {self.logs}", flush=True)
-
-
-def out_direct(out, upstream):
-    for row in out.values():
-        if row["pair"].endswith("->" + upstream) and "direct" in row["results"]:
-            return row["results"]["direct"]
-    return None
 
 
 def added(x, floor):
@@ -587,81 +576,58 @@ def progress(msg):
 # ---- targets and the report ------------------------------------------------------------------------
 
 def evaluate(sc):
-    """The issue's targets, each with the figure, the limit and PASS/FAIL."""
+    """The issue's targets, each with the figure, the limit and PASS/FAIL. Plexus is compared with the
+    passthrough measured in the same row (same client request, same moments)."""
     out = []
 
-    def check(target, pair, value, limit, unit, note=""):
-        if value is None:
-            out.append({"target": target, "pair": pair, "value": None, "limit": limit, "unit": unit, "pass": None,
-                        "note": note or "not measured"})
-        else:
-            out.append({"target": target, "pair": pair, "value": round(value, 3), "limit": round(limit, 3), "unit": unit,
-                        "pass": value <= limit, "note": note})
+    def rows(name):
+        return sc.get(name, {}).get("rows", {}).items()
 
-    def ref(rows, pair):  # the bare stack's figures for a pair: its own, else the client style's
-        client = pair.split("->")[0]
-        for name in (pair, f"{client}->{client}"):
-            r = rows.get(name, {}).get("results", {}).get("passthrough")
-            if r:
-                return r, name
-        return None, None
+    def check(target, pair, value, limit, unit, note="", verdict=None):
+        ok = None if value is None or limit is None else value <= limit
+        out.append({"target": target, "pair": pair, "value": value, "limit": limit, "unit": unit,
+                    "pass": ok if verdict is None else verdict, "note": note})
 
-    for name, row in sc.get("cpu_c32", {}).items():
-        if name.startswith("_"):
-            continue
-        x, (p, pname) = row["results"].get("plexus"), ref(sc["cpu_c32"], name)
-        limit = 1.3 if row["fast_path"] else 2.0
-        label = "fast path" if row["fast_path"] else "translated"
-        value = x and p and x["gateway_cpu_ms_per_request"] / p["gateway_cpu_ms_per_request"]
-        check(f"non-streamed CPU/request at c=32, {label}, vs passthrough", name, value, limit, "x",
-              f"{x and x['gateway_cpu_ms_per_request']} vs {p and p['gateway_cpu_ms_per_request']} ms ({pname})")
-    for name, row in sc.get("latency_c1", {}).items():
-        if name.startswith("_"):
-            continue
+    def cpu_ratio(name, fast_limit, translated_limit, what):
+        for pair, row in rows(name):
+            x, p = (row["results"].get(w, {}).get("gateway_cpu_ms_per_request") for w in ("plexus", "passthrough"))
+            kind = "fast path" if row["fast_path"] else "translated"
+            check(f"{what}, {kind}, Plexus/passthrough", pair, x and p and round(x / p, 3),
+                  fast_limit if row["fast_path"] else translated_limit, "x", f"{x} vs {p} ms")
+
+    cpu_ratio("cpu_c32", 1.3, 2.0, "non-streamed CPU/request at c=32")
+    for pair, row in rows("latency_c1"):
         a = row.get("plexus_added")
-        check("added latency at c=1, p50", name, a and a["p50"], 2.0, "ms")
-    for name, row in sc.get("stream_c100", {}).items():
-        if name.startswith("_"):
-            continue
-        x, (p, pname) = row["results"].get("plexus"), ref(sc["stream_c100"], name)
-        limit = 1.5 if row["fast_path"] else 3.0
-        label = "fast path" if row["fast_path"] else "translated"
-        value = x and p and x["gateway_cpu_ms_per_request"] / p["gateway_cpu_ms_per_request"]
-        check(f"streamed CPU/stream at c=100, {label}, vs passthrough", name, value, limit, "x",
-              f"{x and x['gateway_cpu_ms_per_request']} vs {p and p['gateway_cpu_ms_per_request']} ms ({pname})")
-    for scen, label in (("stream_c1", "c=1"), ("stream_c100", "c=100")):
-        rows = sc.get(scen, {})
-        for name, row in rows.items():
-            if name.startswith("_"):
-                continue
-            if scen == "stream_c1":
-                xa = row.get("plexus_added")
-                client = name.split("->")[0]
-                pa = rows.get(f"{client}->{client}", {}).get("passthrough_added")
+        check("added latency at c=1, p50", pair, a and a["p50"], 2.0, "ms")
+    cpu_ratio("stream_c100", 1.5, 3.0, "streamed CPU/stream at c=100")
+    floor = 0.1  # ms: a passthrough adding less than this is counted as this
+    for name, label in (("stream_c1", "c=1"), ("stream_c100", "c=100")):
+        for pair, row in rows(name):
+            if name == "stream_c1":
+                xa, pa = row.get("plexus_added"), row.get("passthrough_added")
             else:
-                xa = row["results"].get("plexus", {}).get("ttft_added")
-                p, _ = ref(rows, name)
-                pa = p and p.get("ttft_added")
-            floor = 0.1  # ms: below this the passthrough's own added TTFT is noise
-            limit = 2 * max(pa["p50"], floor) if pa else None
-            check(f"added TTFT p50 at {label} <= 2x the passthrough's", name, xa and xa["p50"], limit or 0, "ms",
-                  f"passthrough adds {pa and pa['p50']} ms" if pa else "no passthrough figure")
-    for name, row in sc.get("hold_1000", {}).items():
-        if name.startswith("_"):
-            continue
+                xa, pa = (row["results"].get(w, {}).get("ttft_added") for w in ("plexus", "passthrough"))
+            check(f"added TTFT p50 at {label}, <= 2x the passthrough's", pair, xa and xa["p50"],
+                  pa and round(2 * max(pa["p50"], floor), 3), "ms", f"passthrough adds {pa and pa['p50']} ms")
+    for pair, row in rows("hold_1000"):
         x = row["results"].get("plexus")
         if x:
             held = x["all_held"]
-            check("1,000 slow streams all held, RSS/stream", name, x["rss_kib_per_stream"] if held else None, 64, "KiB",
-                  "" if held else f"NOT all held: peak {x['peak_open']} open, {x['errors']} errors {x['error_kinds']}")
-            if not held:
-                out[-1]["pass"] = False
+            check("1,000 slow streams all held, RSS/stream", pair, x["rss_kib_per_stream"], 64, "KiB",
+                  "" if held else f"NOT all held: peak {x['peak_open']} open, {x['errors']} errors {x['error_kinds']}",
+                  verdict=held and x["rss_kib_per_stream"] <= 64)
     return out
 
 
 def table(headers, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    rows = [list(r) + [""] * (len(headers) - len(r)) for r in rows]
+    widths = [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells):
+        last = len(cells) - 1  # names first and text last read better left-aligned
+        return "  ".join(str(c).ljust(w) if i in (0, last) and headers[i] in ("pair", "detail", "target") else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
     print(line(headers))
     for r in rows:
         print(line(r))
@@ -692,26 +658,30 @@ def pair_label(row):
 def report(res):
     sc = res["scenarios"]
     meta = res["meta"]
-    print(f"\n=== Plexus benchmark, {meta['mode']} run, commit {meta['commit']}"
+    print(f"=== Plexus benchmark, {meta['mode']} run, commit {meta['commit']}"
           f"{' + uncommitted changes' if meta['uncommitted_changes_in_plexus'] else ''}, {meta['seconds']:.0f}s,"
           f" load average {' '.join(meta['loadavg_start'])} -> {' '.join(meta['loadavg_end'])} ===")
-    print("times in ms as p50/p99. 'other load': share of the gateway core used by processes outside this benchmark."
-          " 'client core ours/all': share of the other core used by the fake upstream + load generator / by everything")
-    rows_of = lambda name: [r for k, r in sc.get(name, {}).items() if not k.startswith("_")]  # noqa: E731
+    print("Times in ms, p50/p99. passthrough: the bare stack forwarding the client's request as is (for a translated"
+          " pair, to the client's own style).\n'other load': share of the gateway core used by processes outside this"
+          " benchmark. 'client core ours/all': share of the other core used by the fake upstream + load generator / by"
+          " everything.")
+
+    def rows_of(name):
+        return sc[name]["rows"].values()
 
     for name, stream in (("latency_c1", False), ("stream_c1", True)):
         if name not in sc:
             continue
         print(f"\n{TITLES[name]}")
         metric = "ttft_ms" if stream else "ms"
-        what = "TTFT" if stream else "latency"
         rows = []
         for row in rows_of(name):
             r = row["results"]
-            rows.append([pair_label(row), pq(r.get("direct", {}).get(metric)), pq(r.get("passthrough", {}).get(metric)),
-                         pq(r["plexus"][metric]), pq(row.get("passthrough_added"), sign=True), pq(row.get("plexus_added"), sign=True),
-                         f(r.get("passthrough", {}).get("gateway_cpu_ms_per_request")), f(r["plexus"].get("gateway_cpu_ms_per_request")),
+            cpu = [f(r.get(w, {}).get("gateway_cpu_ms_per_request")) for w in ("passthrough", "plexus")]
+            rows.append([pair_label(row), *(pq(r.get(w, {}).get(metric)) for w in ("direct", "passthrough", "plexus")),
+                         pq(row.get("passthrough_added"), sign=True), pq(row.get("plexus_added"), sign=True), *cpu,
                          errors_of(r), *noise_cells(row["noise"])])
+        what = "TTFT" if stream else "latency"
         table(["pair", f"direct {what}", "passthrough", "plexus", "passthr. added", "plexus added",
                "passthr. CPU ms", "plexus CPU ms", "errors", "other load", "client core ours/all"], rows)
 
@@ -722,19 +692,17 @@ def report(res):
         rows = []
         for row in rows_of(name):
             for i, (w, r) in enumerate(row["results"].items()):
-                if r is None:
-                    continue
                 cells = [pair_label(row) if i == 0 else "", w, f(r["rps"], 0), pq(r["ms"], 1)]
                 if name == "stream_c100":
-                    cells.append(pq(r["ttft_ms"]))
-                    cells.append(pq(r.get("ttft_added"), sign=True))
-                cells += [f(r.get("gateway_cpu_ms_per_request"), 3), pct(r.get("gateway_core_use")),
-                          f(r.get("upstream_cpu_ms_per_request"), 3), f"{r['errors']}/{r['requests']}", *noise_cells(r["noise"])]
+                    cells += [pq(r["ttft_ms"]), pq(r.get("ttft_added"), sign=True)]
+                cells += [f(r.get("gateway_cpu_ms_per_request"), 3), pct(r.get("gateway_core_use")), f"{r['errors']}/{r['requests']}"]
+                if i == 0:
+                    cells += [f(row["upstream_cpu_ms_per_request"], 3), *noise_cells(row["noise"])]
                 rows.append(cells)
         heads = ["pair", "target", "req/s", "ms p50/p99"]
         if name == "stream_c100":
             heads += ["TTFT", "TTFT added"]
-        heads += ["gw CPU ms/req", "gw core", "upstr. CPU ms", "errors", "other load", "client core ours/all"]
+        heads += ["gw CPU ms/req", "gw core", "errors", "upstr. CPU ms", "other load", "client core ours/all"]
         table(heads, rows)
 
     if "hold_1000" in sc:
@@ -749,6 +717,10 @@ def report(res):
                              f"{r['errors']}/{r['streams']}", *noise_cells(r["noise"])])
         table(["pair", "target", "open at once", "all held", "all open after s", "upstream open", "idle RSS MiB",
                "peak RSS MiB", "KiB/stream", "CPU ms/stream", "errors", "other load", "client core ours/all"], rows)
+        for row in rows_of("hold_1000"):
+            for w, r in row["results"].items():
+                if r["errors"]:
+                    print(f"  {row['pair']} {w}: {r['error_kinds']}")
 
     if res["skipped"]:
         print("\nNot measured:")
@@ -759,13 +731,16 @@ def report(res):
     rows = []
     for t in res["targets"]:
         verdict = "n/a" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
-        rows.append([t["target"], t["pair"], f"{f(t['value'], 2)} {t['unit']}", f"<= {f(t['limit'], 2)} {t['unit']}", verdict, t["note"]])
+        rows.append([t["target"], t["pair"], f"{f(t['value'], 2)} {t['unit']}", f"<= {f(t['limit'], 2)} {t['unit']}",
+                     verdict, t["note"]])
     table(["target", "pair", "figure", "limit", "", "detail"], rows)
-    others = [r for r in sc.values() for row in r.values() if isinstance(row, dict) for n in [row.get("noise") or {}]
-              if (n.get("other_load_on_gateway_core") or 0) > 0.1]
-    if others:
+    noisy = [row for s in sc.values() for row in s["rows"].values()
+             for n in [row.get("noise") or {}] if (n.get("other_load_on_gateway_core") or 0) > 0.1]
+    noisy += [r for row in sc.get("hold_1000", {}).get("rows", {}).values() for r in row["results"].values()
+              if (r["noise"].get("other_load_on_gateway_core") or 0) > 0.1]
+    if noisy:
         print("\nNote: other processes used more than 10% of the gateway core during some measurements (column"
-              " 'other load'): latency and throughput there are pessimistic; CPU per request is less affected.")
+              " 'other load'): latency, TTFT and req/s there are pessimistic; CPU per request and RSS hold up better.")
 
 
 def errors_of(results):
