@@ -42,6 +42,11 @@ class TranslatedStream:
         return getattr(self.renderer, "final", None)
 
     @property
+    def content_type(self):
+        """Most streams are SSE; a renderer may frame its stream otherwise (Gemini's JSON array)."""
+        return getattr(self.renderer, "content_type", "text/event-stream")
+
+    @property
     def usage(self):
         return self.parser.usage
 
