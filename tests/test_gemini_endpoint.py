@@ -125,7 +125,7 @@ def test_fast_path_without_alt_sse_streams_one_json_array(client, mocked):
     raw = gw.load("gemini_text_signature")
     mocked.post(STREAM, body=raw, content_type="text/event-stream")
     resp = post(client, "/v1beta/models/gem:streamGenerateContent", BODY)
-    assert resp.status_code == 200
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
     elements = gw.array_chunks(resp.get_data())
     assert [p for e in elements for p in e["candidates"][0]["content"]["parts"]][-1]["thoughtSignature"].startswith("EuYB")
     assert mocked.calls[0].request.url == STREAM  # the upstream is always asked for SSE
@@ -160,6 +160,7 @@ def test_gemini_client_to_chat_upstream(client, mocked):
 def test_gemini_client_streams_from_an_anthropic_upstream_as_sse(client, mocked):
     mocked.post("http://anthropic.test/v1/messages", body=gw.load("gemini_client_from_anthropic"), content_type="text/event-stream")
     resp = post(client, "/v1beta/models/claude:streamGenerateContent?alt=sse", BODY)
+    assert resp.mimetype == "text/event-stream"
     chunks = gw.sse_chunks(resp.get_data())
     parts = gw.parts_of(chunks)
     assert parts[0] == {"text": "The user wants Paris weather.", "thought": True}
@@ -218,3 +219,10 @@ def test_model_list_in_googles_shape(client):
     names = [m["name"] for m in resp.json["models"]]
     assert "models/gem" in names and "models/fast" in names
     assert client.get("/v1beta/models").status_code == 401
+
+
+def test_translated_array_stream_is_served_as_json(client, mocked):
+    mocked.post(CHAT, body=gw.load("gemini_client_from_openai"), content_type="text/event-stream")
+    resp = post(client, "/v1beta/models/fast:streamGenerateContent", BODY)
+    assert resp.mimetype == "application/json"
+    assert gw.parts_of(gw.array_chunks(resp.get_data()))[0] == {"text": "Checking"}

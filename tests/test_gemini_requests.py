@@ -493,3 +493,9 @@ def test_anthropic_fast_path_drops_gemini_marked_thinking_blocks():
     assert anthropic_messages.without_gemini_signatures(plain) is plain
     sent, _ = anthropic_messages.passthrough_request(body, "claude", False)  # the fast path uses it
     assert "gemini:" not in (sent.decode() if isinstance(sent, bytes) else json.dumps(sent))
+
+
+def test_thinking_budgets_are_capped_for_gemini_flash():
+    out = anthropic_to_gemini({"messages": [{"role": "user", "content": "x"}], "max_tokens": 64000,
+                               "thinking": {"type": "enabled", "budget_tokens": 31999}})
+    assert out["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 24576

@@ -323,6 +323,7 @@ class _Framing:
         self.sse = sse
         self.opened = False
         self.closed = False
+        self.content_type = "text/event-stream" if sse else "application/json"
 
     def element(self, data):
         if self.sse:
@@ -402,6 +403,10 @@ class StreamRenderer:
     def fail(self, err):
         return self.feed((u.ERROR, err))
 
+    @property
+    def content_type(self):
+        return self.framing.content_type
+
     def _flush(self):
         parts = self._call_parts()
         return self._chunk(parts) if parts else b""
@@ -478,6 +483,10 @@ class StreamRelay:
         self._usage = None
 
     final = None  # nothing to store for this style
+
+    @property
+    def content_type(self):
+        return self.framing.content_type
 
     def feed(self, chunk):
         return b"".join(self._event(ev.data) for ev in self.decoder.feed(chunk))

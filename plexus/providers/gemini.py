@@ -30,7 +30,9 @@ FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "R
           "SPII": "content_filter", "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter",
           "IMAGE_RECITATION": "content_filter", "IMAGE_OTHER": "content_filter", "MODEL_ARMOR": "content_filter"}
 # anything else (OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, ...) ends as "stop", best effort
-EFFORT_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH", "max": "HIGH"}
+# Gemini 2.5 Flash accepts budgets up to 24576 (Pro up to 32768) and answers 400 above: Claude
+# Code's 31999-token "ultrathink" would fail on Flash, so budgets are capped at the lower limit.
+MAX_THINKING_BUDGET = 24576
 
 
 def url(provider, model, stream):
@@ -112,13 +114,13 @@ def _response_format(fmt, gen):
 def _thinking(reasoning):
     """Unified reasoning as `thinkingConfig`: a budget goes as `thinkingBudget`, an effort as the
     budget `EFFORT_BUDGETS` gives it (which every thinking Gemini model understands, unlike
-    `thinkingLevel`); thoughts are asked for whenever reasoning is."""
+    `thinkingLevel`), at most MAX_THINKING_BUDGET; thoughts are asked for whenever reasoning is."""
     if not reasoning:
         return None
     budget = reasoning.get("budget_tokens")
     if not isinstance(budget, int):
         budget = u.EFFORT_BUDGETS.get(reasoning.get("effort"), u.EFFORT_BUDGETS["medium"])
-    return {"thinkingBudget": budget, "includeThoughts": True}
+    return {"thinkingBudget": min(budget, MAX_THINKING_BUDGET), "includeThoughts": True}
 
 
 def _contents(messages):
