@@ -190,9 +190,12 @@ def _parse_tool(t, i):
 def _parse_tool_choice(req, choice):
     if not isinstance(choice, dict):
         return
-    kind = {"auto": "auto", "any": "required", "none": "none", "tool": "tool"}.get(choice.get("type"))
+    kind = choice.get("type")
+    kind = {"auto": "auto", "any": "required", "none": "none", "tool": "tool"}.get(kind) if isinstance(kind, str) else None
+    if kind == "tool" and not isinstance(choice.get("name"), str):
+        raise InvalidRequest("tool_choice.name: a string is required when tool_choice.type is 'tool'")
     if kind:
-        req["tool_choice"] = {"type": kind, "name": choice.get("name")} if kind == "tool" else {"type": kind}
+        req["tool_choice"] = {"type": kind, "name": choice["name"]} if kind == "tool" else {"type": kind}
     if choice.get("disable_parallel_tool_use"):
         req["parallel_tool_calls"] = False
 
@@ -356,7 +359,7 @@ _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 def passthrough_request(body, upstream_model, stream, route=None):
     out = without_gemini_signatures(dict(body))
     out["model"] = upstream_model
-    return orjson.dumps(out), True
+    return out, True
 
 
 def relay_response(raw, alias):

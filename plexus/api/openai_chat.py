@@ -44,7 +44,7 @@ def check_request(body, route=None):
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             raise InvalidRequest(f"messages[{i}] must be an object", param=f"messages.[{i}]")
-        if m.get("role") not in ROLES:
+        if not isinstance(m.get("role"), str) or m["role"] not in ROLES:
             raise InvalidRequest(
                 f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}", param=f"messages.[{i}].role"
             )
@@ -355,7 +355,7 @@ def passthrough_request(body, upstream_model, stream, route=None):
         client_wants_usage = isinstance(opts, dict) and opts.get("include_usage") is True
         if not client_wants_usage:
             out["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-    return orjson.dumps(out), client_wants_usage
+    return out, client_wants_usage
 
 
 def relay_response(raw, alias):
