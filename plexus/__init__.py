@@ -32,10 +32,11 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     gw.responses = ResponseStore(database)
     gw.cooldowns = Cooldowns(database).start()
 
-    from . import dashboard, endpoints, management
+    from . import dashboard, endpoints, management, operations
 
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(management.bp)
+    app.register_blueprint(operations.bp)
     app.register_blueprint(dashboard.bp)
 
     if watch:

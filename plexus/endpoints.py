@@ -254,6 +254,7 @@ def relay_stream(gw, rec, upstream, relay, keep, watcher, total_timeout):
     upstream), so the upstream is always closed and the request always recorded."""
     status = upstream.resp.status_code
     deadline = rec.started + total_timeout if total_timeout else None
+    gw.streams_in_flight += 1
     try:
         for chunk in upstream:
             out = relay.feed(chunk)
@@ -282,6 +283,7 @@ def relay_stream(gw, rec, upstream, relay, keep, watcher, total_timeout):
         log.warning("stream from %s ended badly: %s", rec.provider, err.message)
         yield relay.fail(err)
     finally:
+        gw.streams_in_flight -= 1
         watcher.stop()
         upstream.close()
         rec.upstream_s = time.perf_counter() - rec.upstream_started

@@ -2,9 +2,11 @@
 upstream pools. A config change swaps one attribute, so a request in flight keeps the config it
 started with."""
 
+import gc
 import hashlib
 import hmac
 import logging
+import os
 import time
 
 from . import logs
@@ -23,6 +25,7 @@ class Gateway:
         self.sinks = []  # callables that take each finished UsageRecord
         self.responses = None  # the ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
+        self.streams_in_flight = 0  # in this worker
         self.apply(config)
 
     def apply(self, config):
@@ -35,6 +38,14 @@ class Gateway:
         log.info("%s", describe(rec), extra={"request_id": rec.request_id, "fields": fields(rec)})
         for sink in self.sinks:
             sink(rec)
+
+    def runtime(self):
+        """This worker's vital signs, for operators and leak tests."""
+        try:
+            fds = len(os.listdir("/proc/self/fd"))
+        except OSError:
+            fds = None
+        return {"pid": os.getpid(), "open_fds": fds, "greenlets": _greenlets(), "streams_in_flight": self.streams_in_flight}
 
     @property
     def config(self):
@@ -50,6 +61,14 @@ class Gateway:
         if key is None or not hmac.compare_digest(key.digest, digest):
             raise AuthenticationFailed("Invalid API key", code="invalid_api_key")
         return key
+
+
+def _greenlets():
+    try:
+        import greenlet
+    except ImportError:
+        return None
+    return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead)
 
 
 def _digest(secret):

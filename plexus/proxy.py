@@ -122,6 +122,14 @@ class UpstreamStream:
     def close(self):
         self.resp.close()
 
+    def abort(self):
+        """Stop a read another greenlet is blocked in (closing from here could deadlock on the
+        reader's buffer); the reader then sees the end and closes as usual."""
+        try:
+            self.resp.raw.shutdown()
+        except (ValueError, RuntimeError, OSError):
+            pass
+
 
 def stream_error(exc, provider, started):
     """A stream read failure as a GatewayError that says what happened."""

@@ -32,7 +32,7 @@ class ClientWatcher:
             except (OSError, ValueError):
                 pass  # reset or already closed: gone as well
             self.client_gone = True
-            self.upstream.close()
+            self.upstream.abort()
             return
 
     def stop(self):

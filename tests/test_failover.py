@@ -223,3 +223,22 @@ def test_total_timeout_cuts_a_long_stream(env, write_config, tmp_path, fakes):
     a.reply(events=wire.chat_stream("ma", ["x"] * 20), gap=0.1)
     out = chat(app.test_client(), model="solo", stream=True).get_data()
     assert b"total timeout" in out and b"[DONE]" not in out
+
+
+def test_cooldowns_in_the_management_api(env, write_config, tmp_path, fakes):
+    from tests.conftest import ADMIN_SECRET
+
+    a, b = fakes
+    text_top = 'admin_key: "${PLEXUS_ADMIN_KEY}"'
+    app, _ = make_app(write_config, tmp_path, a.url, b.url, top=text_top)
+    client = app.test_client()
+    a.reply(status=500, body=wire.openai_error(500, "boom", "server_error"))
+    chat(client)
+    admin = {"x-admin-key": ADMIN_SECRET}
+    assert client.get("/v0/management/cooldowns").status_code == 401
+    (row,) = client.get("/v0/management/cooldowns", headers=admin).json["data"]
+    assert (row["provider"], row["model"], row["failures"], row["reason"]) == ("a", "ma", 1, "boom")
+    assert client.delete("/v0/management/cooldowns?provider=a", headers=admin).json == {"cleared": 1}
+    assert client.get("/v0/management/cooldowns", headers=admin).json == {"data": []}
+    vitals = client.get("/v0/management/runtime", headers=admin).json
+    assert vitals["streams_in_flight"] == 0 and vitals["open_fds"] > 0
