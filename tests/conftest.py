@@ -75,3 +75,25 @@ def client(app):
 @pytest.fixture
 def auth():
     return {"Authorization": f"Bearer {CLIENT_SECRET}"}
+
+
+SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_answer(monkeypatch):
+    """Every answer any test gets from the app through Flask's test client is checked: none of the
+    recognisable secrets may appear in it (error bodies, management API, dashboard pages)."""
+    from flask.testing import FlaskClient
+
+    original = FlaskClient.open
+
+    def open_and_check(self, *args, **kwargs):
+        resp = original(self, *args, **kwargs)
+        if not resp.is_streamed:
+            body = resp.get_data()
+            leaked = [s for s in SECRETS if s.encode() in body]
+            assert not leaked, f"a secret leaked into an answer to {args[:1]}: {body[:300]!r}"
+        return resp
+
+    monkeypatch.setattr(FlaskClient, "open", open_and_check)

@@ -62,6 +62,14 @@ class GatewayProcess:
         except OSError:
             return ""
 
+    def assert_no_secrets(self):
+        """No recognisable test secret may ever reach the gateway's log."""
+        from tests.conftest import SECRETS
+
+        log = self.log()
+        leaked = [s for s in SECRETS if s in log]
+        assert not leaked, f"a secret leaked into the gateway log: {leaked}"
+
     def stop(self, timeout=15):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -78,3 +86,5 @@ class GatewayProcess:
 
     def __exit__(self, *exc):
         self.stop()
+        if exc[0] is None:
+            self.assert_no_secrets()
