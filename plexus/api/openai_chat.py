@@ -170,29 +170,34 @@ def _reasoning(m):
 
 
 def _content(content, i):
+    return parse_content(content, f"messages[{i}]", f"messages.[{i}].content")
+
+
+def parse_content(content, where, param):
+    """OpenAI content (a string, or parts of Chat Completions or the Responses API) as unified parts."""
     if content is None:
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
-        raise InvalidRequest(f"messages[{i}].content must be a string or an array", param=f"messages.[{i}].content")
+        raise InvalidRequest(f"{where}.content must be a string or an array", param=param)
     parts = []
     for p in content:
         kind = p.get("type") if isinstance(p, dict) else None
         if kind in ("text", "input_text", "output_text") and isinstance(p.get("text"), str):
             parts.append({"type": "text", "text": p["text"]})
-        elif kind == "image_url":
+        elif kind in ("image_url", "input_image"):
             image = p.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str):
-                raise InvalidRequest(f"messages[{i}] has an image_url part without a url", param=f"messages.[{i}].content")
+                raise InvalidRequest(f"{where} has an image part without a url", param=param)
             parts.append(image_from_url(url))
         elif kind == "refusal":
             parts.append({"type": "text", "text": p.get("refusal") or ""})
         else:
             raise InvalidRequest(
-                f"messages[{i}] has a content part of type '{kind}', which cannot be translated for this model's provider",
-                param=f"messages.[{i}].content",
+                f"{where} has a content part of type '{kind}', which cannot be translated for this model's provider",
+                param=param,
             )
     return parts
 

@@ -11,7 +11,7 @@ from ..errors import InvalidRequest, NotFound
 from ..providers.responses import output_parts
 from ..streaming.sse import SSEDecoder, encode
 from ..unified import types as u
-from ..unified.convert import image_from_url, new_id
+from ..unified.convert import new_id
 from ..unified.usage import Usage, from_responses
 from . import openai_chat
 
@@ -172,25 +172,7 @@ def _append(req, role, parts):
 
 
 def _content(content, i):
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        raise InvalidRequest(f"input[{i}].content must be a string or an array", param=f"input[{i}].content")
-    parts = []
-    for p in content:
-        kind = p.get("type") if isinstance(p, dict) else None
-        if kind in ("input_text", "output_text", "text") and isinstance(p.get("text"), str):
-            parts.append({"type": "text", "text": p["text"]})
-        elif kind == "refusal":
-            parts.append({"type": "text", "text": p.get("refusal") or ""})
-        elif kind == "input_image" and isinstance(p.get("image_url"), str):
-            parts.append(image_from_url(p["image_url"]))
-        else:
-            raise InvalidRequest(f"input[{i}] has a '{kind}' content part, which cannot be translated for this model's provider",
-                                 param=f"input[{i}].content")
-    return parts
+    return openai_chat.parse_content(content, f"input[{i}]", f"input[{i}].content")
 
 
 def _parse_tool(t, i):

@@ -6,6 +6,7 @@ and carry the whole history as input items."""
 import orjson
 
 from ..errors import UpstreamError
+from . import chat
 from ..unified import types as u
 from ..unified.convert import image_to_url, new_id
 from ..unified.usage import from_responses
@@ -17,12 +18,7 @@ def url(provider, model, stream):
     return provider.api_base_url + "/responses"
 
 
-def headers(provider, client_headers=None):
-    h = {"Content-Type": "application/json", "Accept": "application/json"}
-    if provider.api_key:
-        h["Authorization"] = "Bearer " + provider.api_key
-    h.update(provider.headers)
-    return h
+headers = chat.headers  # the same bearer-key auth as Chat Completions
 
 
 # ---- unified request -> upstream body ------------------------------------------------------------
