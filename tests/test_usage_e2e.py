@@ -108,11 +108,12 @@ def test_a_client_hanging_up_mid_stream_leaves_a_cancelled_row(gateway, fake):
 def test_2000_concurrent_requests_leave_exactly_2000_rows(gateway):
     """One row per request whatever became of it; each completed request's row is its own."""
     since = time.time()
-    local = threading.local()
+    local, sessions = threading.local(), []
 
     def one(n):
         if not hasattr(local, "session"):
             local.session = requests.Session()
+            sessions.append(local.session)
         try:
             return n, completed(local.session, gateway.url, n, stream=n % 4 == 0)
         except requests.RequestException as e:  # on a starved machine: still a request, still a row
@@ -120,6 +121,8 @@ def test_2000_concurrent_requests_leave_exactly_2000_rows(gateway):
 
     with ThreadPoolExecutor(64) as pool:
         outcomes = dict(pool.map(one, range(1, 2001), timeout=120))
+    for session in sessions:
+        session.close()
     done = {n for n, ok in outcomes.items() if ok is True}
     assert len(done) > 1500, Counter(outcomes.values())
 
