@@ -57,6 +57,7 @@ def synthetic_rows(n, now):
         ttft = duration * rng.uniform(0.05, 0.4) if ok else None
         priced = rng.random() < 0.9
         yield {
+            "record_key": uuid.UUID(int=rng.getrandbits(128)).hex,
             "time": start + (i + rng.random()) * DAYS * 86400 / n,
             "request_id": uuid.UUID(int=rng.getrandbits(128)).hex,
             "key_name": rng.choice(KEYS),

@@ -78,6 +78,7 @@ def finished(**kw):
 def test_a_record_becomes_a_row_with_tokens_cost_and_timings():
     row = to_row(finished(), CONFIG)
     assert set(row) == set(COLUMNS)
+    assert row["record_key"] != to_row(finished(), CONFIG)["record_key"]
     assert (row["input_tokens"], row["output_tokens"], row["cached_tokens"], row["reasoning_tokens"]) == (20, 40, 10, 4)
     assert row["estimated"] is False
     assert row["cost"] == pytest.approx((20 * 1.0 + 40 * 2.0 + 10 * 0.5) / 1e6)

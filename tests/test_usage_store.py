@@ -19,7 +19,7 @@ T0 = 1_736_942_400.0  # 2025-01-15T12:00:00Z, the start of an hour
 
 def row(**kw):
     base = dict(
-        time=T0 + 60, request_id=uuid.uuid4().hex, key_name="test", source_ip="127.0.0.1", api_style="chat",
+        record_key=uuid.uuid4().hex, time=T0 + 60, request_id=uuid.uuid4().hex, key_name="test", source_ip="127.0.0.1", api_style="chat",
         alias="fast", provider="up", model="up-model", provider_type="chat", streamed=False, fast_path=True,
         attempts='[{"provider":"up","model":"up-model"}]', status=200, error=None, finish_reason="stop",
         input_tokens=10, output_tokens=5, cached_tokens=2, cache_write_tokens=0, reasoning_tokens=1,
@@ -72,12 +72,19 @@ def test_key_activity_counts_requests_and_finds_the_last_per_key(store):
     assert store.key_activity() == {"k1": (2, T0 + 5), "k2": (1, T0 + 60)}
 
 
-def test_a_request_id_is_stored_once_so_replays_are_harmless(store):
-    rows = [row(request_id="same"), row()]
+def test_a_row_written_again_is_stored_once_so_replays_are_harmless(store):
+    rows = [row(), row()]
     store.write_batch(rows)
     store.write_batch(rows)
     assert store.query(Filters(), 10, 0)[1] == 2
     assert day_summary(store)["totals"]["requests"] == 2  # the rollups did not count the replay
+
+
+def test_requests_sharing_a_client_chosen_request_id_are_all_kept(store):
+    store.write_batch([row(request_id="client-id-1"), row(request_id="client-id-1")])
+    store.write_batch([row(request_id="client-id-1")])
+    records, total = store.query(Filters(), 10, 0)
+    assert total == 3 and "record_key" not in records[0]
 
 
 @pytest.mark.parametrize(
@@ -118,7 +125,7 @@ def test_the_file_is_in_wal_mode_with_indexes_for_time_and_each_dimension(store)
     assert sql(store, "PRAGMA journal_mode") == [("wal",)]
     indexes = {name for (name,) in sql(store, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage'")}
     dimensions = {f"usage_{c}_time" for c in ("key_name", "alias", "provider", "model", "status", "api_style")}
-    assert {"usage_time", "usage_request_id"} | dimensions <= indexes
+    assert {"usage_time", "usage_request_id", "usage_record_key"} | dimensions <= indexes
     plan = " ".join(str(r) for r in sql(store, "EXPLAIN QUERY PLAN SELECT * FROM usage ORDER BY time DESC, id DESC LIMIT 5"))
     assert "usage_time" in plan and "TEMP B-TREE" not in plan
 
@@ -128,6 +135,7 @@ def test_an_older_schema_is_migrated_and_keeps_its_rows(tmp_path):
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:  # a database from version 1
         schema.migrate(conn, schema.MIGRATIONS[:1])
         for r in (row(request_id="old1", time=T0 + 5), row(request_id="old2", time=T0 + HOUR - 1, alias="other")):
+            del r["record_key"]  # a column of version 4
             conn.execute(f"INSERT INTO usage ({', '.join(r)}) VALUES ({', '.join('?' * len(r))})", list(r.values()))
     store = SQLiteStore(path)
     store.migrate()

@@ -4,7 +4,7 @@ next to it until a later replay moves them in.
 Several worker processes may append and replay at once. Appends hold an exclusive `flock` and check
 that the file they locked is still the one at the path; a replay first renames the file to a name of
 its own (atomic), then locks it, so a row is never appended to a file that is being emptied.
-Replaying is idempotent (the store skips request ids it has), so a replay cut short is just retried.
+Replaying is idempotent (the store skips record keys it has), so a replay cut short is just retried.
 """
 
 import fcntl

@@ -1,13 +1,15 @@
 """The stored row: a finished UsageRecord turned into plain columns, with its tokens (estimated when
 the provider reported none), its cost at the prices in force, and its timings in milliseconds."""
 
+import uuid
+
 import orjson
 
 from ..unified.usage import Usage, estimate_tokens
 from .pricing import FREE, cost_of, pricing_for
 
 COLUMNS = (
-    "time", "request_id", "key_name", "source_ip", "api_style", "alias", "provider", "model",
+    "record_key", "time", "request_id", "key_name", "source_ip", "api_style", "alias", "provider", "model",
     "provider_type", "streamed", "fast_path", "attempts", "status", "error", "finish_reason",
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "estimated", "cost", "cost_input", "cost_output", "cost_cached", "cost_cache_write",
@@ -23,6 +25,7 @@ def to_row(rec, config):
         usage = rec.usage or _estimate(rec) or Usage()
         cost = cost_of(pricing_for(config, rec.provider, rec.model), usage)
     return {
+        "record_key": uuid.uuid4().hex,  # this row's identity, kept through retries and the fallback file
         "time": rec.time,
         "request_id": rec.request_id,
         "key_name": rec.key_name,

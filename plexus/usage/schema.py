@@ -57,7 +57,16 @@ def _filter_indexes(conn):
         conn.execute(f"CREATE INDEX usage_{column}_time ON usage ({column}, time)")
 
 
-MIGRATIONS = [_usage_table, _hourly_rollups, _filter_indexes]
+def _record_keys(conn):
+    """request_id may be the client's own (x-request-id) and repeat, so replays are made idempotent
+    by a key each row is given when it is made instead."""
+    conn.execute("ALTER TABLE usage ADD COLUMN record_key TEXT")
+    conn.execute("DROP INDEX usage_request_id")
+    conn.execute("CREATE INDEX usage_request_id ON usage (request_id)")
+    conn.execute("CREATE UNIQUE INDEX usage_record_key ON usage (record_key)")
+
+
+MIGRATIONS = [_usage_table, _hourly_rollups, _filter_indexes, _record_keys]
 
 
 def migrate(conn, migrations=MIGRATIONS):

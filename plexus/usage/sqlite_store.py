@@ -23,7 +23,7 @@ BUSY_TIMEOUT_S = 5.0
 
 _INSERT = (
     f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
-    " ON CONFLICT (request_id) DO NOTHING"
+    " ON CONFLICT (record_key) DO NOTHING"
 )
 _CONDITIONS = {
     "since": "time >= :since",
@@ -56,8 +56,8 @@ class SQLiteStore:
         self._ready = True
 
     def write_batch(self, rows):
-        """Insert rows (dicts of row.COLUMNS) in one transaction; a request id already stored is
-        skipped, so writing the same rows again is harmless."""
+        """Insert rows (dicts of row.COLUMNS) in one transaction; a row whose record_key is stored
+        already is skipped, so writing the same rows again is harmless."""
         if not self._ready:
             self.migrate()
         with self._connect() as conn, _write(conn):
@@ -163,6 +163,7 @@ def _where(filters):
 
 def _record(row):
     rec = dict(row)
+    del rec["record_key"]
     for name in _BOOLEANS:
         rec[name] = bool(rec[name])
     rec["attempts"] = orjson.loads(rec["attempts"]) if rec["attempts"] else []

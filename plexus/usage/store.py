@@ -10,7 +10,7 @@ class UsageStore(Protocol):
         """Create or update the schema; rows are kept."""
 
     def write_batch(self, rows: list[dict]) -> None:
-        """Store rows (dicts of row.COLUMNS) atomically; rows whose request_id is stored already are
+        """Store rows (dicts of row.COLUMNS) atomically; rows whose record_key is stored already are
         skipped. Raises when the store is unavailable."""
 
     def query(self, filters, limit: int, offset: int) -> tuple[list[dict], int]:
