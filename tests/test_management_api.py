@@ -136,6 +136,14 @@ def test_failed_requests_are_recorded_with_their_status(app, client, mocked, cha
     assert by_status[401]["key_name"] is None and by_status[401]["input_tokens"] == 0
 
 
+def test_requests_reusing_a_client_request_id_each_leave_a_row(app, client, mocked, chat_url):
+    mocked.post(chat_url, json=wire.chat_completion("up-model", "Hi"))
+    for _ in range(2):
+        assert chat(client, headers={"x-request-id": "client-chosen-id-1"}).status_code == 200
+    body = records(app, client, "limit=10")
+    assert body["total"] == 2 and {r["request_id"] for r in body["data"]} == {"client-chosen-id-1"}
+
+
 def test_no_management_answer_contains_a_secret(app, client, mocked, chat_url):
     mocked.post(chat_url, status=401, json=wire.openai_error(401, f"bad key {PROVIDER_SECRET}"))
     chat(client)
