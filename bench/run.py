@@ -482,7 +482,8 @@ class Bench:
                 worker = [p for p in gw.pids() if p != gw.pid][0]
                 out = RESULTS / f"profile-{label}.txt"
                 spy = pyspy_profile.record(self.args.py_spy, worker, seconds, out)
-                res = self.closed(pair, "plexus", concurrency=concurrency, seconds=seconds + 1, warmup=0, stream=stream)
+                res = self.closed(pair, concurrency=concurrency, seconds=seconds + 1, warmup=0, stream=stream,
+                                  wheres=["plexus"])[0]["plexus"]
                 _, err = spy.communicate(timeout=seconds + 60)
                 if spy.returncode != 0 or not out.exists():
                     self.skip(pair.name, f"profile {label}", f"py-spy failed: {err.strip()[-300:]}")
