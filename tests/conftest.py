@@ -36,6 +36,16 @@ def config_text(base_url, extra=""):
     ) + extra
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_in_tmp(tmp_path_factory):
+    """No test writes into the repository's data/: apps and gateway processes (which inherit the
+    environment) keep their SQLite files in a temporary folder unless a test names its own.
+    Session-scoped, so that module-scoped gateways started before any test see it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", str(tmp_path_factory.mktemp("db") / "plexus-test.db"))
+        yield
+
+
 @pytest.fixture
 def env(monkeypatch):
     for k, v in ENV.items():
