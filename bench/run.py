@@ -43,8 +43,8 @@ SCALES = {
                  s1_rounds=12, s1_warmup=2, s100_count=400, s100_warmup=100, hold_streams=1000, hold_chunks=15,
                  hold_pairs=None),
     # hold_chunks: a stream must outlast the time it takes to open all of them (seconds, when loaded)
-    "quick": dict(blocks=2, cap_s=10.0, lat_rounds=150, lat_warmup=20, cpu_count=400, cpu_warmup=100, rps_seconds=2.0, rps_warmup=100,
-                  s1_rounds=2, s1_warmup=1, s100_count=100, s100_warmup=100, hold_streams=1000, hold_chunks=10,
+    "quick": dict(blocks=2, cap_s=10.0, lat_rounds=150, lat_warmup=20, cpu_count=400, cpu_warmup=100, rps_seconds=1.0, rps_warmup=100,
+                  s1_rounds=1, s1_warmup=1, s100_count=100, s100_warmup=0, hold_streams=1000, hold_chunks=8,
                   hold_pairs=["chat->chat", "chat->messages"]),
 }
 FAST_SHAPE = "n50-i10"  # 50 text deltas 10 ms apart (and the same 50 tokens, whole, when not streamed)
