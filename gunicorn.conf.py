@@ -25,3 +25,46 @@ def worker_exit(server, worker):
     usage = sys.modules.get("plexus.usage")
     if usage is not None:
         usage.shutdown()
+
+
+# ---- Prometheus multiprocess mode (plexus/metrics.py) ---------------------------------------------
+# Every worker writes its metric values to memory-mapped files in one folder, and a scrape of any
+# worker adds them all up. The master sets the folder before the workers are forked, so they inherit
+# it; it must be empty at start, or the last run's counts would be added in.
+
+_metrics_dir_made = None
+
+METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def on_starting(server):
+    """PROMETHEUS_MULTIPROC_DIR as given (emptied of a previous run's files), or a new temp folder."""
+    import glob
+    import tempfile
+
+    global _metrics_dir_made
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for pattern in METRIC_FILES:
+            for stale in glob.glob(os.path.join(path, pattern)):
+                os.remove(stale)
+    else:
+        path = _metrics_dir_made = tempfile.mkdtemp(prefix="plexus-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
+def child_exit(server, worker):
+    """A worker's live gauges (streams in flight, queue depth) go with it; its counters stay counted."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, path)
+
+
+def on_exit(server):
+    if _metrics_dir_made:
+        import shutil
+
+        shutil.rmtree(_metrics_dir_made, ignore_errors=True)

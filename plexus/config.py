@@ -133,6 +133,11 @@ class LoggingSchema(StrictSchema):
     format = fields.String(validate=validate.OneOf(["text", "json"]))
 
 
+class MetricsSchema(StrictSchema):
+    # a bearer token that may read GET /metrics (and nothing else); the admin key may too
+    token = fields.String(allow_none=True, validate=validate.Length(min=8, error="a metrics token needs 8 or more characters"))
+
+
 class RootSchema(StrictSchema):
     admin_key = fields.String(allow_none=True)
     database = fields.String(allow_none=True, validate=validate.Length(min=1))
@@ -140,6 +145,7 @@ class RootSchema(StrictSchema):
     failover = fields.Nested(FailoverSchema)
     cooldown = fields.Nested(CooldownSchema)
     logging = fields.Nested(LoggingSchema)
+    metrics = fields.Nested(MetricsSchema)
     keys = fields.Dict(keys=fields.String(), values=fields.Raw())
     providers = fields.Dict(keys=fields.String(), values=fields.Raw())
     models = fields.Dict(keys=fields.String(), values=fields.Raw())
@@ -231,13 +237,14 @@ class Config:
     cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
+    metrics_token: str | None = None  # may read GET /metrics, as the admin key may
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
 
     def secrets(self):
         """Every secret value this config holds, for redaction."""
-        found = [self.admin_key] + [k.secret for k in self.keys.values()]
+        found = [self.admin_key, self.metrics_token] + [k.secret for k in self.keys.values()]
         found += [p.api_key for p in self.providers.values()]
         return [s for s in found if s]
 
@@ -368,6 +375,8 @@ def _resilience(root):
         out["cooldown"] = CooldownPolicy(**root["cooldown"])
     if root.get("logging"):
         out.update({f"log_{k}": v for k, v in root["logging"].items()})
+    if (root.get("metrics") or {}).get("token"):
+        out["metrics_token"] = root["metrics"]["token"]
     return out
 
 

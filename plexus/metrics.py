@@ -1,0 +1,179 @@
+"""Prometheus metrics: what every finished request did, and the gateway's gauges, at `GET /metrics`.
+
+Counters and histograms are fed by one sink on `Gateway.sinks` (one call per finished request, no
+per-chunk work). Gauges (streams in flight, cooldowns, usage-queue depth) are sampled: at each
+scrape in the answering worker, and each second in every worker when there are several.
+
+Under gunicorn, `gunicorn.conf.py` points PROMETHEUS_MULTIPROC_DIR at a folder shared by the
+workers before they start; prometheus_client then keeps every value in a memory-mapped file per
+worker and a scrape adds them all up, so the numbers are the instance's whatever worker answers.
+Without that variable (plain pytest, `flask run`) each app has its own in-memory registry.
+"""
+
+import logging
+import os
+import threading
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import disable_created_metrics, multiprocess
+
+from .errors import kind_for_status
+from .unified.usage import Usage
+from .usage.pricing import cost_of, pricing_for
+from .usage.row import _estimate
+
+log = logging.getLogger("plexus.metrics")
+disable_created_metrics()  # no `_created` series: multiprocess mode has none, so neither does one process
+
+SAMPLE_S = 1.0
+TOKEN_KINDS = (("input", "input_tokens"), ("output", "output_tokens"), ("cached", "cached_tokens"),
+               ("cache_write", "cache_write_tokens"), ("reasoning", "reasoning_tokens"))
+# LLM calls take from a fraction of a second to many minutes
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600)
+TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+UNKNOWN_ALIAS = "(unknown)"  # a model name no alias has: not a label value of its own, or a client could add series
+
+
+def multiprocess_dir():
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    def __init__(self, gateway, queue_depth=lambda: 0):
+        """`queue_depth()` gives the number of usage records this worker has not stored yet."""
+        self.gateway = gateway
+        self.queue_depth = queue_depth
+        self.shared_dir = multiprocess_dir()
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter("plexus_requests", "Requests through /v1, by alias, provider, client API style and "
+                                "final status (an HTTP code or 'cancelled')", ("alias", "provider", "api_style", "status"),
+                                registry=r)
+        self.tokens = Counter("plexus_tokens", "Tokens by kind (input excludes cached and cache-write tokens; output "
+                              "includes reasoning), estimated ones included", ("alias", "provider", "kind"), registry=r)
+        self.cost = Counter("plexus_cost_usd", "Cost in USD of the priced requests", ("alias", "provider"), registry=r)
+        self.unpriced = Counter("plexus_unpriced_requests", "Requests whose cost is unknown (no price configured)",
+                                ("alias", "provider"), registry=r)
+        self.duration = Histogram("plexus_request_duration_seconds", "Whole request, from arrival to the last byte",
+                                  ("alias", "provider"), buckets=LATENCY_BUCKETS, registry=r)
+        self.ttft = Histogram("plexus_time_to_first_token_seconds", "Streams: from arrival to the first byte sent "
+                              "to the client", ("alias", "provider"), buckets=TTFT_BUCKETS, registry=r)
+        self.overhead = Histogram("plexus_gateway_overhead_seconds", "Request duration minus the time spent waiting "
+                                  "on the upstream, for requests that reached one", ("fast_path",),
+                                  buckets=OVERHEAD_BUCKETS, registry=r)
+        self.upstream_errors = Counter("plexus_upstream_errors", "Failed upstream attempts (and streams that broke "
+                                       "after their first byte), by provider and kind", ("provider", "kind"), registry=r)
+        self.failovers = Counter("plexus_failovers", "Requests that needed more than one attempt", ("alias",), registry=r)
+        self.streams = Gauge("plexus_streams_in_flight", "Streams being relayed now", registry=r,
+                             multiprocess_mode="livesum")
+        self.cooldowns = Gauge("plexus_cooldowns_active", "Targets cooling down now (shared by every worker)",
+                               registry=r, multiprocess_mode="livemax")
+        self.queue = Gauge("plexus_usage_queue_depth", "Usage records waiting to be stored", registry=r,
+                           multiprocess_mode="livesum")
+        self._children = {}
+        self._stop = threading.Event()
+
+    # ---- the sink: once per finished request ------------------------------------------------------
+
+    def observe(self, rec):
+        """Count one finished request. Never raises: metrics must not break a request."""
+        try:
+            self._observe(rec)
+        except Exception:
+            log.exception("metrics: request %s not counted", rec.request_id)
+
+    def _observe(self, rec):
+        config = self.gateway.config
+        alias = rec.alias if rec.alias is None or rec.alias in config.names else UNKNOWN_ALIAS
+        alias, provider = alias or "", rec.provider or ""
+        child = self._child
+        child(self.requests, alias, provider, rec.api_style or "", str(rec.status)).inc()
+        usage, cost = billed(rec, config)  # the same tokens (estimates too) and cost as the stored record
+        if usage is not None:
+            for kind, name in TOKEN_KINDS:
+                n = getattr(usage, name)
+                if n:
+                    child(self.tokens, alias, provider, kind).inc(n)
+        if cost is not None and cost.total is not None:
+            if cost.total:
+                child(self.cost, alias, provider).inc(cost.total)
+        elif rec.upstream_started is not None:
+            child(self.unpriced, alias, provider).inc()
+        if rec.duration_s is not None:
+            child(self.duration, alias, provider).observe(rec.duration_s)
+            if rec.upstream_s:  # an answer came (an upstream error records no upstream time)
+                child(self.overhead, "true" if rec.fast_path else "false").observe(max(rec.duration_s - rec.upstream_s, 0.0))
+        if rec.streamed and rec.first_byte is not None:
+            child(self.ttft, alias, provider).observe(rec.first_byte - rec.started)
+        if rec.attempts:
+            self._count_upstream_errors(rec)
+            if len(rec.attempts) > 1:
+                child(self.failovers, alias).inc()
+
+    def _child(self, metric, *labels):
+        """metric.labels(*labels), remembered: labels() validates on every call, which costs more
+        than the increment. As bounded as the label values (names from the config)."""
+        key = (metric._name, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def _count_upstream_errors(self, rec):
+        for attempt in rec.attempts:
+            if "error" in attempt:
+                self._child(self.upstream_errors, attempt.get("provider", ""), _kind(attempt.get("status"))).inc()
+        last = rec.attempts[-1]
+        # the chosen upstream answered, then failed (a stream cut, a body that is not JSON)
+        if "error" not in last and isinstance(rec.status, int) and rec.status >= 500:
+            self._child(self.upstream_errors, last.get("provider", ""), _kind(rec.status)).inc()
+
+    # ---- gauges -----------------------------------------------------------------------------------
+
+    def sample(self):
+        gw = self.gateway
+        self.streams.set(gw.streams_in_flight)
+        self.cooldowns.set(len(gw.cooldowns.active()))
+        self.queue.set(self.queue_depth())
+
+    def start(self):
+        """With several workers each must write its own gauges for a scrape of any worker to see
+        them: a thread samples every second. A single process samples at each scrape instead."""
+        if self.shared_dir:
+            threading.Thread(target=self._run, name="plexus-metrics", daemon=True).start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+
+    def _run(self):
+        while not self._stop.wait(SAMPLE_S):
+            try:
+                self.sample()
+            except Exception:
+                log.exception("metrics: gauges not sampled")
+
+    # ---- exposition -------------------------------------------------------------------------------
+
+    def render(self):
+        """(body, content type) in Prometheus' text format: every worker's numbers added up."""
+        self.sample()
+        if self.shared_dir:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=self.shared_dir)
+        else:
+            registry = self.registry
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def billed(rec, config):
+    """(tokens, cost) as plexus/usage/row.py stores them: reported usage, else an estimate; a
+    free call (count_tokens) has neither."""
+    if not rec.billable:
+        return None, None
+    usage = rec.usage or _estimate(rec) or Usage()
+    return usage, cost_of(pricing_for(config, rec.provider, rec.model), usage)
+
+
+def _kind(status):
+    return kind_for_status(status) if isinstance(status, int) else "unknown"
