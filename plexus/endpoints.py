@@ -127,7 +127,7 @@ def connect(gw, config, style, rec, candidates, body, alias, stream, route):
         started = rec.upstream_started = time.perf_counter()
         try:
             resp = gw.upstreams.send(provider, module.url(provider, target.model, stream),
-                                     module.headers(provider, forwarded_headers()), exchange.payload, stream)
+                                     upstream_headers(module, provider), exchange.payload, stream)
             upstream = UpstreamStream(resp, provider) if stream else resp
         except GatewayError as e:
             attempt.update(status=e.status, error=e.message[:200], ms=round((time.perf_counter() - started) * 1000, 1))
@@ -146,6 +146,14 @@ def retryable(err, policy):
     if isinstance(err, (UpstreamTimeout, UpstreamUnavailable)):
         return True
     return isinstance(err, UpstreamError) and err.status in policy.retry_on
+
+
+def upstream_headers(module, provider):
+    """The provider's headers, with our request id (the providers' `headers()` pass on only the
+    client headers their API defines)."""
+    headers = module.headers(provider, forwarded_headers())
+    headers.setdefault("x-request-id", g.request_id)
+    return headers
 
 
 def forwarded_headers():
@@ -236,7 +244,7 @@ def count_tokens(style, **route_args):
         rec.fast_path = True
         rec.upstream_started = time.perf_counter()
         url = module.count_url(provider, target.model)
-        resp = gw.upstreams.send(provider, url, module.headers(provider, forwarded_headers()), payload)
+        resp = gw.upstreams.send(provider, url, upstream_headers(module, provider), payload)
         raw = resp.content
         rec.upstream_s = time.perf_counter() - rec.upstream_started
         rec.finish(resp.status_code)
