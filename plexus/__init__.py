@@ -4,9 +4,11 @@ import logging
 
 from flask import Flask
 
+from .capture import Captures
 from .config import ConfigWatcher, load_config
 from .gateway import Gateway
 from .cooldowns import Cooldowns
+from .metrics import Metrics
 from .responses_store import ResponseStore
 from .usage import database_path, open_usage
 
@@ -31,14 +33,20 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     database = database_path(config, overrides.get("DATABASE"))
     gw.responses = ResponseStore(database)
     gw.cooldowns = Cooldowns(database).start()
+    gw.capture = Captures(database)
+    gw.metrics = Metrics(gw, queue_depth=usage.writer._queue.qsize)
+    gw.sinks.append(gw.metrics.observe)
 
     from . import dashboard, endpoints, management, operations
 
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(management.bp)
     app.register_blueprint(operations.bp)
+    app.register_blueprint(operations.scrape)
     app.register_blueprint(dashboard.bp)
 
     if watch:
         app.extensions["plexus.watcher"] = ConfigWatcher(config.path, gw.apply, stamp=config.stamp).start()
+        gw.capture.start()
+        gw.metrics.start()
     return app

@@ -85,6 +85,7 @@ def handle(style, **route_args):
     gw = gateway()
     config = gw.config
     rec = new_record(style)
+    cap = gw.capture.begin(request, config) if gw.capture.on else None  # debug capture (plexus/capture.py)
     try:
         rec.key_name = gw.authenticate(client_token()).name
         body = read_json()
@@ -95,21 +96,31 @@ def handle(style, **route_args):
         candidates = gw.router.candidates(config, alias, gw.cooldowns)
         if hasattr(style, "prepare"):  # styles with server-side conversation state
             body = style.prepare(body, gw.responses, rec.key_name, candidates[0][1].type == style.FAMILY)
-        exchange, upstream = connect(gw, config, style, rec, candidates, body, alias, stream, route)
+        exchange, upstream = connect(gw, config, style, rec, candidates, body, alias, stream, route, cap)
+        if cap:
+            exchange = cap.tap(exchange, upstream)
         keep = remembering(gw, style, rec, body)
         if not stream:
-            return relay_json(gw, rec, upstream, exchange, keep)
+            answer = relay_json(gw, rec, upstream, exchange, keep)
+            if cap:
+                cap.finish(answer, rec)
+            return answer
         watcher = ClientWatcher(request.environ, upstream)
         events = exchange.stream()
         relay = relay_stream(gw, rec, upstream, events, keep, watcher, upstream.provider.total_timeout)
+        if cap:
+            relay = cap.relay(relay, rec)
         return Response(relay, content_type=getattr(events, "content_type", "text/event-stream"), headers=SSE_HEADERS)
     except GatewayError as e:
         rec.finish(e.status, e.message)
         gw.record(rec)
-        return error_response(style, e, rec.provider_type == style.FAMILY)
+        answer = error_response(style, e, rec.provider_type == style.FAMILY)
+        if cap:
+            cap.finish(answer, rec)
+        return answer
 
 
-def connect(gw, config, style, rec, candidates, body, alias, stream, route):
+def connect(gw, config, style, rec, candidates, body, alias, stream, route, cap=None):
     """Call the targets in order until one answers: a failure before the client has had a byte
     (connection, timeout, a retryable status, a stream that dies before its first chunk) cools
     that target down and moves on. Returns (exchange, response or UpstreamStream)."""
@@ -124,12 +135,16 @@ def connect(gw, config, style, rec, candidates, body, alias, stream, route):
         module = exchange.provider_module
         attempt = {"provider": provider.id, "model": target.model}
         rec.attempts.append(attempt)
+        url, headers = module.url(provider, target.model, stream), upstream_headers(module, provider)
+        if cap:
+            cap.upstream_request(provider, target.model, url, headers, exchange.payload)
         started = rec.upstream_started = time.perf_counter()
         try:
-            resp = gw.upstreams.send(provider, module.url(provider, target.model, stream),
-                                     upstream_headers(module, provider), exchange.payload, stream)
+            resp = gw.upstreams.send(provider, url, headers, exchange.payload, stream)
             upstream = UpstreamStream(resp, provider) if stream else resp
         except GatewayError as e:
+            if cap:
+                cap.upstream_failed(e)
             attempt.update(status=e.status, error=e.message[:200], ms=round((time.perf_counter() - started) * 1000, 1))
             if not retryable(e, policy):
                 raise

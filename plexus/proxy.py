@@ -77,7 +77,9 @@ def upstream_error(resp, provider, streamed):
     message, upstream_type, code = parse_error_body(body)
     message = redact(message or f"Provider '{provider.id}' answered HTTP {resp.status_code}", provider)
     headers = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
-    return UpstreamError(message, status=resp.status_code, upstream_type=upstream_type, code=code, headers=headers)
+    error = UpstreamError(message, status=resp.status_code, upstream_type=upstream_type, code=code, headers=headers)
+    error.upstream_body = body  # the upstream's own words, for debug capture (plexus/capture.py redacts them)
+    return error
 
 
 def redact(text, provider):

@@ -10,6 +10,7 @@ import time
 
 from flask import abort, request
 
+from .. import capture
 from ..usage.params import BadParameter, parse_filters
 from . import usage_queries
 from .core import bp, gateway, is_htmx, render, store
@@ -84,8 +85,12 @@ def logs():
 
 @bp.get("/logs/<int:record_id>")
 def log_detail(record_id):
-    """Every stored field of one request, its attempts included."""
+    """Every stored field of one request, its attempts included, and its debug capture if any."""
     rec = usage_queries.record(store(), record_id)
     if rec is None:
         abort(404, f"No request #{record_id} in the usage store (it may have been pruned).")
-    return render("log_detail.html", "_log_detail.html", rec=rec, htmx=is_htmx())
+    captures = gateway().capture
+    found = captures.for_request(rec["request_id"], rec["time"])
+    replay = capture.curl(found, -1, gateway().config.path) if found else None
+    return render("log_detail.html", "_log_detail.html", rec=rec, htmx=is_htmx(), capture=found, curl=replay,
+                  capture_on=captures.on)

@@ -1,0 +1,564 @@
+"""Debug capture: for chosen providers (or all), the four sides of an exchange — the client's raw
+request, each request sent upstream, the upstream's raw answer or stream, and what the client got
+— stored in the usage database (table `captures`), secrets redacted, for the dashboard's request
+view and a `curl` replay of the upstream call.
+
+The switch lives in the database (`capture_settings`), so the management API turns it on or off for
+every worker: each worker reads it into memory once a second (as cooldowns do), and the request path
+only ever checks `Captures.on`. With capture off nothing else happens per request or per chunk.
+
+With it on, the request path only collects bytes, each part bounded by `max_bytes`; everything else
+— redaction, trimming, JSON, the insert, pruning by age and total size — happens on a background
+thread fed by a small bounded queue. A capture that finds the queue full is dropped, not waited for.
+
+Redaction, in that order: every secret the config holds (provider keys, client keys, admin key,
+metrics token) and every credential the client presented is replaced by `[REDACTED]` wherever it
+appears (URLs, headers, bodies, error messages); then any header whose name suggests a credential
+(authorization, x-api-key, cookie, ...) keeps only its scheme word. A part is redacted before it is
+trimmed, and a trimmed end that is the start of a secret is cut too, so not even a prefix remains.
+"""
+
+import logging
+import queue
+import re
+import shlex
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from dataclasses import asdict, dataclass, field, replace
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+import yaml
+
+log = logging.getLogger("plexus.capture")
+
+REDACTED = "[REDACTED]"
+SYNC_S = 1.0
+PRUNE_S = 60.0
+PRUNE_AFTER_WRITE_S = 5.0
+QUEUE_SIZE = 32
+SENSITIVE = re.compile(r"auth|key|token|secret|cookie|signature|password|session", re.I)
+SCHEMES = ("bearer", "basic", "token")
+MIN_PRESENTED = 8  # a presented credential shorter than this is not scrubbed from bodies (only its header is)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS capture_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    request_id TEXT,
+    provider TEXT,
+    alias TEXT,
+    status TEXT,
+    size INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS captures_request_id ON captures (request_id);
+CREATE INDEX IF NOT EXISTS captures_time ON captures (time);
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool = False
+    providers: tuple = ()  # provider ids; empty: every request
+    max_bytes: int = 256 * 1024  # one exchange, all its parts together
+    max_total_bytes: int = 64 * 1024 * 1024  # all captures; the oldest go first
+    retention_hours: float = 24.0
+    until: float | None = None  # epoch seconds: capture switches itself off then
+
+    def active(self, now):
+        return self.enabled and (self.until is None or now < self.until)
+
+    def to_json(self):
+        return {**asdict(self), "providers": list(self.providers)}
+
+    @classmethod
+    def from_json(cls, data):
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "providers": tuple(known.get("providers") or ())})
+
+
+class Captures:
+    """This worker's view of the switch, its capture queue and the background writer."""
+
+    def __init__(self, path, clock=time.time):
+        self.path = path
+        self.clock = clock
+        self.settings = Settings()
+        self.on = False  # the request path's one check
+        self.dropped = 0
+        self._queue = queue.Queue(QUEUE_SIZE)
+        self._stop = threading.Event()
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._queued = 0  # submitted, not yet stored
+        self._idle = threading.Condition()
+        self._next_prune = self._last_prune = 0.0
+        self._dirty = False
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+        self.sync()
+
+    # ---- the switch -------------------------------------------------------------------------------
+
+    def sync(self, conn=None):
+        """Take the switch from the database (every worker does, each second, on the background
+        thread's own connection)."""
+        if conn is None:
+            with self._connect() as conn:
+                return self.sync(conn)
+        row = conn.execute("SELECT data FROM capture_settings WHERE id = 1").fetchone()
+        self._apply(Settings.from_json(orjson.loads(row[0])) if row else Settings())
+
+    def update(self, **changes):
+        """Change the switch for every worker: written to the database, applied here at once."""
+        settings = replace(self.settings, **changes)
+        with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO capture_settings (id, data) VALUES (1, ?)",
+                         (orjson.dumps(settings.to_json()),))
+        self._apply(settings)
+        return settings
+
+    def _apply(self, settings):
+        self.settings = settings
+        self.on = settings.active(self.clock())
+
+    # ---- the request path (only when `on`) --------------------------------------------------------
+
+    def begin(self, request, config):
+        """A new Exchange with the client's request, read before the endpoint parses it. `config`
+        is the one in force for this request: its secrets are redacted from what is stored."""
+        try:
+            body = request.get_data(cache=True)  # cached, so the endpoint's own read gets the same bytes
+        except Exception:  # too large, or the client went away: the endpoint reports it
+            body = b""
+        return Exchange(self, self.settings, config, request.method, request.url, dict(request.headers), body)
+
+    def submit(self, exchange):
+        if not self._started:  # an app made without background threads (tests) starts it when needed
+            self.start()
+        try:
+            with self._idle:
+                self._queue.put_nowait(exchange)
+                self._queued += 1
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning("capture queue full: %d captures dropped so far in this worker", self.dropped)
+
+    # ---- the background thread --------------------------------------------------------------------
+
+    def start(self):
+        """The thread that takes the switch from the database each second and writes captures."""
+        with self._start_lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._run, name="plexus-capture", daemon=True).start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+
+    def _run(self):
+        next_sync = 0.0
+        with self._connect() as conn:  # kept open: the once-a-second read costs microseconds
+            while not self._stop.is_set():
+                try:
+                    item = self._queue.get(timeout=SYNC_S)
+                except queue.Empty:
+                    item = None
+                try:
+                    if item is not None:
+                        self._write_queued(item)
+                    if time.monotonic() >= next_sync:
+                        next_sync = time.monotonic() + SYNC_S
+                        self.sync(conn)
+                    self._maybe_prune()
+                except Exception:  # the thread must outlive any surprise (a locked database, say)
+                    log.exception("capture writer failed")
+
+    def write(self, exchange):
+        """Redact, trim and store one exchange. Returns the stored document."""
+        doc = exchange.document()
+        data = orjson.dumps(doc).decode()  # text, so the sqlite3 shell shows it as it is
+        with self._connect() as conn:
+            conn.execute("INSERT INTO captures (time, request_id, provider, alias, status, size, data) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (doc["time"], doc["request_id"], doc["provider"], doc["alias"], str(doc["status"]),
+                          len(data), data))
+        log.debug("captured request %s (%d bytes stored)", doc["request_id"], len(data))
+        self._dirty = True  # the total may be over its cap now
+        return doc
+
+    def _write_queued(self, exchange):
+        try:
+            self.write(exchange)
+        finally:
+            with self._idle:
+                self._queued -= 1
+                self._idle.notify_all()
+
+    def flush(self, timeout=5.0):
+        """Wait until every capture submitted so far is stored (tests). False on timeout."""
+        while True:
+            try:
+                self._write_queued(self._queue.get_nowait())  # help the thread, or stand in for it
+            except queue.Empty:
+                break
+        with self._idle:
+            return self._idle.wait_for(lambda: self._queued == 0, timeout)
+
+    def _maybe_prune(self):
+        """Soon after writes (the size cap), and now and then anyway (retention)."""
+        now = time.monotonic()
+        if now >= self._next_prune or (self._dirty and now >= self._last_prune + PRUNE_AFTER_WRITE_S):
+            self._dirty, self._last_prune, self._next_prune = False, now, now + PRUNE_S
+            self.prune()
+
+    def prune(self):
+        """Drop captures past their retention, then the oldest while the total is over its cap."""
+        s = self.settings
+        with self._connect() as conn:
+            conn.execute("DELETE FROM captures WHERE time < ?", (self.clock() - s.retention_hours * 3600,))
+            conn.execute("DELETE FROM captures WHERE id <= (SELECT id FROM (SELECT id, SUM(size) OVER "
+                         "(ORDER BY id DESC) AS running FROM captures) WHERE running > ? ORDER BY id DESC LIMIT 1)",
+                         (s.max_total_bytes,))
+
+    # ---- reading ----------------------------------------------------------------------------------
+
+    def list(self, request_id=None, limit=50):
+        sql = "SELECT id, time, request_id, provider, alias, status, size FROM captures"
+        args = []
+        if request_id:
+            sql += " WHERE request_id = ?"
+            args.append(request_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        with self._connect() as conn:
+            rows = conn.execute(sql, (*args, limit)).fetchall()
+        keys = ("id", "time", "request_id", "provider", "alias", "status", "size")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def get(self, capture_id):
+        with self._connect() as conn:
+            row = conn.execute("SELECT id, data FROM captures WHERE id = ?", (capture_id,)).fetchone()
+        return {"id": row[0], **orjson.loads(row[1])} if row else None
+
+    def for_request(self, request_id, at=None):
+        """The capture of a request id (ids may repeat: the one nearest `at`, the usage record's
+        time, else the latest), or None."""
+        if not request_id:
+            return None
+        order = "ABS(time - ?), id DESC" if at is not None else "id DESC"
+        with self._connect() as conn:
+            row = conn.execute(f"SELECT id FROM captures WHERE request_id = ? ORDER BY {order} LIMIT 1",
+                               (request_id, at) if at is not None else (request_id,)).fetchone()
+        return self.get(row[0]) if row else None
+
+    def stats(self):
+        with self._connect() as conn:
+            count, size = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM captures").fetchone()
+        return {"stored": count, "stored_bytes": size}
+
+    def clear(self):
+        with self._connect() as conn:
+            return conn.execute("DELETE FROM captures").rowcount
+
+    def _connect(self):
+        return closing(sqlite3.connect(self.path, timeout=5, isolation_level=None))
+
+
+# ---- one exchange ---------------------------------------------------------------------------------
+
+
+class Part:
+    """Bytes of one side of the exchange, kept up to `limit` (the rest only counted)."""
+
+    __slots__ = ("chunks", "size", "seen", "limit")
+
+    def __init__(self, limit, data=b""):
+        self.chunks, self.size, self.seen, self.limit = [], 0, 0, limit
+        if data:
+            self.add(data)
+
+    def add(self, data):
+        self.seen += len(data)
+        room = self.limit - self.size
+        if room > 0:
+            piece = data[:room]
+            self.chunks.append(piece)
+            self.size += len(piece)
+
+    def text(self):
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
+@dataclass
+class Attempt:
+    provider: str
+    model: str
+    url: str
+    headers: dict
+    body: Part
+    status: int | None = None
+    error: str | None = None
+    error_body: Part | None = None
+
+
+@dataclass
+class Exchange:
+    """Collected on the request path, turned into a stored document on the writer thread."""
+
+    captures: Captures
+    settings: Settings
+    config: object
+    method: str
+    url: str
+    headers: dict
+    raw_body: bytes
+    attempts: list = field(default_factory=list)
+    upstream_status: int | None = None
+    upstream_headers: dict | None = None
+    upstream_body: Part | None = None
+    client_body: Part | None = None
+    client_status: object = None
+    client_type: str | None = None
+    rec: object = None
+
+    def __post_init__(self):
+        self.client_request = Part(self.settings.max_bytes, self.raw_body)
+        self.raw_body = None
+
+    # hooks, called by plexus/endpoints.py
+    def upstream_request(self, provider, model, url, headers, body):
+        self.attempts.append(Attempt(provider.id, model, url, dict(headers), Part(self.settings.max_bytes, body)))
+
+    def upstream_failed(self, err):
+        attempt = self.attempts[-1]
+        attempt.status, attempt.error = err.status, err.message
+        raw = getattr(err, "upstream_body", None)
+        if raw:
+            attempt.error_body = Part(self.settings.max_bytes, raw)
+
+    def tap(self, exchange, upstream):
+        """Wrap the plexus.exchange object so the upstream's answer (whole or streamed) and what the
+        client gets are recorded."""
+        resp = getattr(upstream, "resp", upstream)
+        self.upstream_status, self.upstream_headers = resp.status_code, dict(resp.headers)
+        self.upstream_body = Part(self.settings.max_bytes)
+        self.client_body = Part(self.settings.max_bytes)
+        return _TappedExchange(exchange, self)
+
+    def relay(self, chunks, rec):
+        """Wrap the stream the client reads; finishes the capture when the stream ends or is closed."""
+        try:
+            for chunk in chunks:
+                self.client_body.add(chunk)
+                yield chunk
+        finally:
+            chunks.close()  # a client that hung up: the relay's own `finally` records the request first
+            self.finish(None, rec)
+
+    def finish(self, response, rec):
+        """The answer is complete: keep it if the switch wants this provider, and queue it."""
+        providers = self.settings.providers
+        if providers and not any(a.provider in providers for a in self.attempts):
+            return
+        if response is not None:
+            self.client_status, self.client_type = response.status_code, response.content_type
+            if not response.is_streamed:
+                self.client_body = Part(self.settings.max_bytes, response.get_data())
+        else:
+            self.client_status = rec.status
+        self.rec = rec
+        self.captures.submit(self)
+
+    # ---- on the writer thread ---------------------------------------------------------------------
+
+    def document(self):
+        rec = self.rec
+        secrets = sorted(set(self.config.secrets() if self.config else ()) | set(_presented(self.headers, self.url)),
+                         key=len, reverse=True)
+        parts = [self.client_request] + [a.body for a in self.attempts]
+        parts += [a.error_body for a in self.attempts if a.error_body]
+        parts += [p for p in (self.upstream_body, self.client_body) if p is not None]
+        texts = {id(p): redact_text(p.text(), secrets) for p in parts}
+        keep = fair_share({k: len(t) for k, t in texts.items()}, self.settings.max_bytes)
+
+        def body(part):
+            if part is None:
+                return None
+            text = texts[id(part)]
+            cut = max(part.seen - part.size, 0) + max(len(text) - keep[id(part)], 0)
+            text = text[: keep[id(part)]]
+            if cut:
+                text = _cut_partial_secret(text, secrets)
+            return {"text": text, "bytes": part.seen, "truncated": bool(cut)}
+
+        return {
+            "time": rec.time, "request_id": rec.request_id, "alias": rec.alias, "provider": rec.provider,
+            "status": rec.status, "streamed": bool(rec.streamed), "fast_path": bool(rec.fast_path),
+            "api_style": rec.api_style, "max_bytes": self.settings.max_bytes,
+            "client_request": {"method": self.method, "url": redact_url(self.url, secrets),
+                               "headers": redact_headers(self.headers, secrets), "body": body(self.client_request)},
+            "upstream_requests": [
+                {"provider": a.provider, "model": a.model, "url": redact_url(a.url, secrets),
+                 "headers": redact_headers(a.headers, secrets), "body": body(a.body), "status": a.status,
+                 "error": redact_text(a.error, secrets) if a.error else None, "error_body": body(a.error_body)}
+                for a in self.attempts
+            ],
+            "upstream_response": None if self.upstream_status is None else {
+                "status": self.upstream_status, "headers": redact_headers(self.upstream_headers, secrets),
+                "body": body(self.upstream_body)},
+            "client_response": {"status": self.client_status, "content_type": self.client_type,
+                                "body": body(self.client_body)},
+        }
+
+
+class _TappedExchange:
+    """A plexus.exchange Passthrough/Translation whose answer and stream are recorded."""
+
+    def __init__(self, inner, cap):
+        self._inner, self._cap = inner, cap
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def answer(self, raw):
+        self._cap.upstream_body.add(raw)
+        return self._inner.answer(raw)
+
+    def stream(self):
+        return _TappedRelay(self._inner.stream(), self._cap)
+
+
+class _TappedRelay:
+    """A stream relay or translator whose input chunks (the upstream's raw stream) are recorded."""
+
+    def __init__(self, inner, cap):
+        self._inner, self._part = inner, cap.upstream_body
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def feed(self, chunk):
+        self._part.add(chunk)
+        return self._inner.feed(chunk)
+
+
+# ---- redaction ------------------------------------------------------------------------------------
+
+
+def redact_text(text, secrets):
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_url(url, secrets):
+    """Known secrets, and the value of any query parameter named like a credential (`?key=`)."""
+    url = redact_text(url, secrets)
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    pairs = [(k, REDACTED if SENSITIVE.search(k) else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    return base + "?" + urlencode(pairs, safe="[]/:")
+
+
+def redact_headers(headers, secrets):
+    out = {}
+    for name, value in (headers or {}).items():
+        value = redact_text(str(value), secrets)
+        if SENSITIVE.search(name) and REDACTED not in value:
+            scheme, _, rest = value.partition(" ")
+            value = f"{scheme} {REDACTED}" if rest and scheme.lower() in SCHEMES else REDACTED
+        out[name] = value
+    return out
+
+
+def _presented(headers, url):
+    """Credentials the client sent (whatever they are worth): scrubbed from everything stored."""
+    found = []
+    for name, value in headers.items():
+        if SENSITIVE.search(name):
+            scheme, _, rest = value.partition(" ")
+            found.append(rest.strip() if rest and scheme.lower() in SCHEMES else value.strip())
+    query = url.partition("?")[2]
+    found += [v for k, v in parse_qsl(query) if SENSITIVE.search(k)]
+    return [v for v in found if len(v) >= MIN_PRESENTED]
+
+
+def _cut_partial_secret(text, secrets):
+    """A trimmed text may end in the first characters of a secret: cut them as well."""
+    for secret in secrets:
+        for n in range(min(len(secret) - 1, len(text)), 3, -1):
+            if text.endswith(secret[:n]):
+                return text[:-n] + REDACTED
+    return text
+
+
+def fair_share(sizes, budget):
+    """How much of each part to keep so that they add up to at most `budget`: small parts whole,
+    the large ones cut to one common length ("water filling")."""
+    if sum(sizes.values()) <= budget:
+        return dict(sizes)
+    remaining, left = budget, len(sizes)
+    for size in sorted(sizes.values()):
+        share = remaining // left
+        if size > share:
+            return {k: min(v, share) for k, v in sizes.items()}
+        remaining -= size
+        left -= 1
+    return dict(sizes)
+
+
+# ---- the curl export ------------------------------------------------------------------------------
+
+
+def curl(doc, attempt=-1, config_path=None):
+    """A shell command that replays one upstream call of a capture (the last by default). The
+    provider's key stays a placeholder: `$NAME` when the config takes it from `${NAME}`, else
+    `<API_KEY>`."""
+    calls = doc.get("upstream_requests") or []
+    if not calls:
+        return None
+    call = calls[attempt]
+    placeholder = key_placeholder(config_path, call["provider"])
+    lines = [f"curl -sS -X POST {_quote(call['url'], placeholder)}"]
+    for name, value in call["headers"].items():
+        lines.append(f"  -H {_quote(f'{name}: {value}', placeholder)}")
+    body = call.get("body") or {"text": ""}
+    lines.append("  --data-binary @- <<'PLEXUS_BODY'")
+    out = " \\\n".join(lines) + "\n" + body["text"] + "\nPLEXUS_BODY\n"
+    if body.get("truncated"):
+        out = f"# the captured body was cut at {len(body['text'])} of {body['bytes']} bytes: this replay is incomplete\n" + out
+    return out
+
+
+def key_placeholder(config_path, provider_id):
+    """`$NAME` when the provider's api_key is written `${NAME}` in the config file, else `<API_KEY>`."""
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            raw = yaml.safe_load(f) or {}
+        value = str(raw["providers"][provider_id]["api_key"]).strip()
+    except Exception:  # no file, not readable, no such provider any more
+        return "<API_KEY>"
+    m = re.fullmatch(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value)
+    return f"${m.group(1)}" if m else "<API_KEY>"
+
+
+def _quote(text, placeholder):
+    """Shell-quote `text`, with [REDACTED] turned into the placeholder (left for the shell to expand
+    when it is a `$VARIABLE`)."""
+    if REDACTED not in text:
+        return shlex.quote(text)
+    if not placeholder.startswith("$"):
+        return shlex.quote(text.replace(REDACTED, placeholder))
+    escaped = re.sub(r'([\\"$`])', r"\\\1", text)
+    return '"' + escaped.replace(REDACTED, placeholder) + '"'
