@@ -27,7 +27,7 @@ import threading
 import time
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import orjson
 import yaml
@@ -39,7 +39,9 @@ SYNC_S = 1.0
 PRUNE_S = 60.0
 PRUNE_AFTER_WRITE_S = 5.0
 QUEUE_SIZE = 32
-SENSITIVE = re.compile(r"auth|key|token|secret|cookie|signature|password|session", re.I)
+# header and query names that carry credentials (not, say, x-ratelimit-remaining-tokens)
+SENSITIVE = re.compile(r"(^|[-_])(authorization|cookie|key|token|secret|password|signature|session)$|secret|password|"
+                       r"credential", re.I)
 SCHEMES = ("bearer", "basic", "token")
 MIN_PRESENTED = 8  # a presented credential shorter than this is not scrubbed from bodies (only its header is)
 
@@ -382,8 +384,7 @@ class Exchange:
 
     def document(self):
         rec = self.rec
-        secrets = sorted(set(self.config.secrets() if self.config else ()) | set(_presented(self.headers, self.url)),
-                         key=len, reverse=True)
+        secrets = spellings(list(self.config.secrets() if self.config else ()) + _presented(self.headers, self.url))
         parts = [self.client_request] + [a.body for a in self.attempts]
         parts += [a.error_body for a in self.attempts if a.error_body]
         parts += [p for p in (self.upstream_body, self.client_body) if p is not None]
@@ -452,6 +453,15 @@ class _TappedRelay:
 
 
 # ---- redaction ------------------------------------------------------------------------------------
+
+
+def spellings(secrets):
+    """Each secret as it may appear: as is, escaped inside a JSON string, percent-encoded in a
+    URL. Longest first, so a secret that contains another is replaced whole."""
+    found = set()
+    for secret in secrets:
+        found |= {secret, orjson.dumps(secret).decode()[1:-1], quote(secret, safe="")}
+    return sorted(found, key=len, reverse=True)
 
 
 def redact_text(text, secrets):
