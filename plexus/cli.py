@@ -1,0 +1,72 @@
+"""The command line: `python -m plexus check-config [FILE]` validates a config the way start-up
+does, for CI pipelines: the same messages (one problem a line, with file, line and key path), exit
+status 0 when the gateway would start with it, 1 when it would not. Warnings (providers that would
+be unusable) are printed either way."""
+
+import argparse
+import os
+import sys
+
+from .config import ConfigError, config_path, load_config
+
+PLACEHOLDER = "placeholder-set-by-check-config"
+
+
+class _EnvWithPlaceholders(dict):
+    """The real environment, with a placeholder for every variable it lacks (and a note of which)."""
+
+    def __init__(self, real):
+        super().__init__(real)
+        self.missing = set()
+
+    def __contains__(self, name):
+        return True
+
+    def __getitem__(self, name):
+        if not dict.__contains__(self, name):
+            self.missing.add(name)
+            return PLACEHOLDER
+        return dict.__getitem__(self, name)
+
+
+def check_config(argv, out=sys.stdout, err=sys.stderr):
+    parser = argparse.ArgumentParser(prog="python -m plexus check-config",
+                                     description="Validate a Plexus config file as start-up would.")
+    parser.add_argument("file", nargs="?", help="the config file (default: $CONFIG_FILE, else config/plexus.yaml)")
+    parser.add_argument("--allow-missing-env", action="store_true",
+                        help="check a file whose ${VARIABLES} are not set here (CI without the secrets): "
+                             "each unset one is named as a warning and a placeholder stands in for it")
+    args = parser.parse_args(argv)
+    path = config_path(args.file)
+    environ = _EnvWithPlaceholders(os.environ) if args.allow_missing_env else None
+    try:
+        config = load_config(path, environ)
+        _check_database(config)
+    except ConfigError as e:
+        print(f"plexus: the config cannot be used:\n{e}", file=err)
+        return 1
+    warnings = list(config.warnings())
+    if environ is not None:
+        warnings += [f"environment variable {name} is not set (checked with a placeholder)" for name in sorted(environ.missing)]
+    for warning in warnings:
+        print(f"{path}: warning: {warning}", file=err)
+    print(f"{path}: OK ({len(config.providers)} providers, {len(config.aliases)} aliases, {len(config.keys)} keys"
+          f"{', ' + str(len(warnings)) + ' warnings' if warnings else ''})", file=out)
+    return 0
+
+
+def _check_database(config):
+    from .usage import database_path
+
+    database_path(config)  # refuses a database URL that is not SQLite, as start-up does
+
+
+COMMANDS = {"check-config": check_config}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print("usage: python -m plexus check-config [FILE] [--allow-missing-env]", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
