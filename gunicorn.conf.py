@@ -25,6 +25,9 @@ def worker_exit(server, worker):
     usage = sys.modules.get("plexus.usage")
     if usage is not None:
         usage.shutdown()
+    metrics = sys.modules.get("plexus.metrics")
+    if metrics is not None:  # the counts of the worker's last second
+        metrics.flush_all()
 
 
 # ---- Prometheus multiprocess mode (plexus/metrics.py) ---------------------------------------------

@@ -1,8 +1,9 @@
 """Prometheus metrics: what every finished request did, and the gateway's gauges, at `GET /metrics`.
 
 Counters and histograms are fed by one sink on `Gateway.sinks` (one call per finished request, no
-per-chunk work). Gauges (streams in flight, cooldowns, usage-queue depth) are sampled: at each
-scrape in the answering worker, and each second in every worker when there are several.
+per-chunk work) that only adds to dicts in memory; the sums reach prometheus_client's values at
+each scrape in the answering worker, and each second in every worker when there are several.
+Gauges (streams in flight, cooldowns, usage-queue depth) are sampled at the same moments.
 
 Under gunicorn, `gunicorn.conf.py` points PROMETHEUS_MULTIPROC_DIR at a folder shared by the
 workers before they start; prometheus_client then keeps every value in a memory-mapped file per
@@ -13,6 +14,8 @@ Without that variable (plain pytest, `flask run`) each app has its own in-memory
 import logging
 import os
 import threading
+import weakref
+from bisect import bisect_left
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import disable_created_metrics, multiprocess
@@ -33,6 +36,15 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 UNKNOWN_ALIAS = "(unknown)"  # a model name no alias has: not a label value of its own, or a client could add series
+
+
+_instances = weakref.WeakSet()  # for flush_all()
+
+
+def flush_all():
+    """Flush every Metrics of this process (gunicorn's worker_exit hook: a worker's last second counts)."""
+    for metrics in list(_instances):
+        metrics.flush()
 
 
 def multiprocess_dir():
@@ -71,7 +83,11 @@ class Metrics:
         self.queue = Gauge("plexus_usage_queue_depth", "Usage records waiting to be stored", registry=r,
                            multiprocess_mode="livesum")
         self._children = {}
+        self._lock = threading.Lock()
+        self._counts = {}  # (metric, labels) -> amount, not yet flushed
+        self._observed = {}  # (histogram, labels) -> [sum, count per bucket], not yet flushed
         self._stop = threading.Event()
+        _instances.add(self)
 
     # ---- the sink: once per finished request ------------------------------------------------------
 
@@ -86,47 +102,77 @@ class Metrics:
         config = self.gateway.config
         alias = rec.alias if rec.alias is None or rec.alias in config.names else UNKNOWN_ALIAS
         alias, provider = alias or "", rec.provider or ""
-        child = self._child
-        child(self.requests, alias, provider, rec.api_style or "", str(rec.status)).inc()
         usage, cost = billed(rec, config)  # the same tokens (estimates too) and cost as the stored record
-        if usage is not None:
-            for kind, name in TOKEN_KINDS:
-                n = getattr(usage, name)
-                if n:
-                    child(self.tokens, alias, provider, kind).inc(n)
-        if cost is not None and cost.total is not None:
-            if cost.total:
-                child(self.cost, alias, provider).inc(cost.total)
-        elif rec.upstream_started is not None:
-            child(self.unpriced, alias, provider).inc()
-        if rec.duration_s is not None:
-            child(self.duration, alias, provider).observe(rec.duration_s)
-            if rec.upstream_s:  # an answer came (an upstream error records no upstream time)
-                child(self.overhead, "true" if rec.fast_path else "false").observe(max(rec.duration_s - rec.upstream_s, 0.0))
-        if rec.streamed and rec.first_byte is not None:
-            child(self.ttft, alias, provider).observe(rec.first_byte - rec.started)
-        if rec.attempts:
-            self._count_upstream_errors(rec)
-            if len(rec.attempts) > 1:
-                child(self.failovers, alias).inc()
+        with self._lock:
+            add, put = self._add, self._put
+            add(self.requests, (alias, provider, rec.api_style or "", str(rec.status)))
+            if usage is not None:
+                for kind, name in TOKEN_KINDS:
+                    n = getattr(usage, name)
+                    if n:
+                        add(self.tokens, (alias, provider, kind), n)
+            total = cost.total if cost is not None else None
+            if total:
+                add(self.cost, (alias, provider), total)
+            elif total is None and rec.upstream_started is not None:
+                add(self.unpriced, (alias, provider))
+            if rec.duration_s is not None:
+                put(self.duration, (alias, provider), rec.duration_s)
+                if rec.upstream_s:  # an answer came (an upstream error records no upstream time)
+                    put(self.overhead, ("true" if rec.fast_path else "false",), max(rec.duration_s - rec.upstream_s, 0.0))
+            if rec.streamed and rec.first_byte is not None:
+                put(self.ttft, (alias, provider), rec.first_byte - rec.started)
+            for attempt in rec.attempts:
+                if "error" in attempt:
+                    add(self.upstream_errors, (attempt.get("provider", ""), _kind(attempt.get("status"))))
+            if rec.attempts:
+                last = rec.attempts[-1]
+                # the chosen upstream answered, then failed (a stream cut, a body that is not JSON)
+                if "error" not in last and isinstance(rec.status, int) and rec.status >= 500:
+                    add(self.upstream_errors, (last.get("provider", ""), _kind(rec.status)))
+                if len(rec.attempts) > 1:
+                    add(self.failovers, (alias,))
 
-    def _child(self, metric, *labels):
-        """metric.labels(*labels), remembered: labels() validates on every call, which costs more
-        than the increment. As bounded as the label values (names from the config)."""
-        key = (metric._name, labels)
+    # Under gunicorn every increment of a prometheus_client value is a locked write to a memory-mapped
+    # file (and a getpid): some 3-6 µs each, ~15 of them a request. So the sink only adds to plain
+    # dicts, and flush() hands the sums over once a second and before each scrape.
+
+    def _add(self, metric, labels, amount=1):
+        key = (metric, labels)
+        self._counts[key] = self._counts.get(key, 0) + amount
+
+    def _put(self, metric, labels, value):
+        key = (metric, labels)
+        found = self._observed.get(key)
+        if found is None:
+            found = self._observed[key] = [0.0] + [0] * len(metric._upper_bounds)
+        found[0] += value
+        found[1 + bisect_left(metric._upper_bounds, value)] += 1  # buckets count `value <= bound`
+
+    def flush(self):
+        """Move what the sink gathered into the Prometheus values (shared files under gunicorn)."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            observed, self._observed = self._observed, {}
+        for (metric, labels), amount in counts.items():
+            self._child(metric, labels).inc(amount)
+        for (metric, labels), (total, *buckets) in observed.items():
+            child = self._child(metric, labels)
+            # what Histogram.observe() does, for many observations at once (prometheus_client keeps
+            # one value per bucket, made cumulative when collected)
+            child._sum.inc(total)
+            for value, n in zip(child._buckets, buckets):
+                if n:
+                    value.inc(n)
+
+    def _child(self, metric, labels):
+        """metric.labels(*labels), remembered: labels() validates on every call. As bounded as the
+        label values (names from the config)."""
+        key = (metric, labels)
         found = self._children.get(key)
         if found is None:
             found = self._children[key] = metric.labels(*labels)
         return found
-
-    def _count_upstream_errors(self, rec):
-        for attempt in rec.attempts:
-            if "error" in attempt:
-                self._child(self.upstream_errors, attempt.get("provider", ""), _kind(attempt.get("status"))).inc()
-        last = rec.attempts[-1]
-        # the chosen upstream answered, then failed (a stream cut, a body that is not JSON)
-        if "error" not in last and isinstance(rec.status, int) and rec.status >= 500:
-            self._child(self.upstream_errors, last.get("provider", ""), _kind(rec.status)).inc()
 
     # ---- gauges -----------------------------------------------------------------------------------
 
@@ -137,8 +183,9 @@ class Metrics:
         self.queue.set(self.queue_depth())
 
     def start(self):
-        """With several workers each must write its own gauges for a scrape of any worker to see
-        them: a thread samples every second. A single process samples at each scrape instead."""
+        """With several workers each must write its own numbers for a scrape of any worker to see
+        them: a thread flushes the counts and samples the gauges every second. Alone, a process
+        does both at each scrape."""
         if self.shared_dir:
             threading.Thread(target=self._run, name="plexus-metrics", daemon=True).start()
         return self
@@ -149,14 +196,16 @@ class Metrics:
     def _run(self):
         while not self._stop.wait(SAMPLE_S):
             try:
+                self.flush()
                 self.sample()
             except Exception:
-                log.exception("metrics: gauges not sampled")
+                log.exception("metrics: not flushed")
 
     # ---- exposition -------------------------------------------------------------------------------
 
     def render(self):
         """(body, content type) in Prometheus' text format: every worker's numbers added up."""
+        self.flush()
         self.sample()
         if self.shared_dir:
             registry = CollectorRegistry()

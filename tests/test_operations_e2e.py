@@ -65,12 +65,15 @@ def worker_pids_with_counters(gw):
 def test_metrics_add_up_whatever_worker_served_or_answers(gw):
     sent = streamed = 0
     with ThreadPoolExecutor(10) as pool:
-        while sent < 20 or (len(worker_pids_with_counters(gw)) < 2 and sent < 200):
-            flags = [i % 4 == 0 for i in range(10)]
+        while sent < 20 or (sent < 100 and not wait_for(lambda: len(worker_pids_with_counters(gw)) == 2, 2.5)):
+            flags = [i % 4 == 0 for i in range(10)]  # new connections, so the kernel spreads them
             assert [status for status, _ in pool.map(lambda s: chat(gw, stream=s), flags)] == [200] * 10
             sent, streamed = sent + 10, streamed + sum(flags)
     assert len(worker_pids_with_counters(gw)) == 2  # both workers served requests
-    for _ in range(6):  # each scrape, whichever worker answers it, adds up both
+    # each worker hands its counts over within a second; from then on every scrape, whichever
+    # worker answers it, adds up both
+    assert wait_for(lambda: total(scrape(gw), "plexus_requests_total") == sent)
+    for _ in range(6):
         samples = scrape(gw)
         assert total(samples, "plexus_requests_total", alias="fast", status="200") == sent
         assert total(samples, "plexus_request_duration_seconds_count") == sent
