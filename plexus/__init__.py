@@ -32,7 +32,7 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     app.extensions["plexus.usage"] = usage
     database = database_path(config, overrides.get("DATABASE"))
     gw.responses = ResponseStore(database)
-    gw.cooldowns = Cooldowns(database).start()
+    gw.cooldowns = Cooldowns(database)
     gw.capture = Captures(database)
     gw.metrics = Metrics(gw, queue_depth=usage.writer._queue.qsize)
     gw.sinks.append(gw.metrics.observe)
@@ -45,8 +45,9 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     app.register_blueprint(operations.scrape)
     app.register_blueprint(dashboard.bp)
 
-    if watch:
+    if watch:  # the background threads that keep this worker in step with the others
         app.extensions["plexus.watcher"] = ConfigWatcher(config.path, gw.apply, stamp=config.stamp).start()
+        gw.cooldowns.start()
         gw.capture.start()
         gw.metrics.start()
     return app
