@@ -221,3 +221,15 @@ def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monk
     resp = post(app.test_client(), chat_body())
     assert resp.status_code == 503
     assert "UPSTREAM_KEY" in resp.json["error"]["message"]
+
+
+def test_a_bug_still_leaves_one_record_and_no_stack_trace(app, mocked, monkeypatch):
+    from plexus.api import openai_chat
+
+    records = []
+    app.extensions["plexus"].sinks.append(records.append)
+    monkeypatch.setattr(openai_chat, "passthrough_request", lambda *a, **k: 1 / 0)
+    resp = post(app.test_client(), chat_body())
+    assert resp.status_code == 500 and resp.json["error"]["message"] == "Internal gateway error"
+    assert "Traceback" not in resp.get_data(as_text=True)
+    assert [(r.status, r.alias) for r in records] == [(500, "fast")]
