@@ -149,6 +149,7 @@ def connect(gw, config, style, rec, candidates, body, alias, stream, route, cap=
             if cap:
                 cap.upstream_failed(e)
             attempt.update(status=e.status, error=e.message[:200], ms=round((time.perf_counter() - started) * 1000, 1))
+            rec.upstream_s += time.perf_counter() - started  # a failed attempt's wait is upstream time too
             if not retryable(e, policy):
                 raise
             gw.cooldowns.fail(provider.id, target.model, e.message, config.cooldown, retry_after(e))
@@ -223,7 +224,7 @@ def relay_json(gw, rec, resp, exchange, keep=None):
     except Exception:
         raise UpstreamError("The upstream connection broke while sending its answer", status=502) from None
     finally:
-        rec.upstream_s = time.perf_counter() - rec.upstream_started
+        rec.upstream_s += time.perf_counter() - rec.upstream_started
         resp.close()
     try:
         answer = exchange.answer(raw)
@@ -236,7 +237,14 @@ def relay_json(gw, rec, resp, exchange, keep=None):
     rec.first_byte = time.perf_counter()
     rec.finish(resp.status_code)
     gw.record(rec)
-    return Response(answer.body, status=resp.status_code, content_type="application/json")
+    return Response(answer.body, status=resp.status_code, content_type="application/json",
+                    headers={"Server-Timing": server_timing(rec)})
+
+
+def server_timing(rec):
+    """The gateway's own share of the request and the upstream's, for anyone to check from outside."""
+    upstream = rec.upstream_s * 1000
+    return f"gateway;dur={rec.duration_s * 1000 - upstream:.2f}, upstream;dur={upstream:.2f}"
 
 
 def count_tokens(style, **route_args):
@@ -312,7 +320,7 @@ def relay_stream(gw, rec, upstream, relay, keep, watcher, total_timeout):
         gw.streams_in_flight -= 1
         watcher.stop()
         upstream.close()
-        rec.upstream_s = time.perf_counter() - rec.upstream_started
+        rec.upstream_s += time.perf_counter() - rec.upstream_started
         rec.usage, rec.finish_reason, rec.output_chars = relay.usage, relay.finish_reason, relay.output_chars
         rec.finish(status)
         gw.record(rec)

@@ -233,3 +233,10 @@ def test_a_bug_still_leaves_one_record_and_no_stack_trace(app, mocked, monkeypat
     assert resp.status_code == 500 and resp.json["error"]["message"] == "Internal gateway error"
     assert "Traceback" not in resp.get_data(as_text=True)
     assert [(r.status, r.alias) for r in records] == [(500, "fast")]
+
+
+def test_server_timing_splits_gateway_and_upstream_time(client, mocked):
+    mocked.post(URL, json=wire.chat_completion("up-model", "Hi!"))
+    header = post(client, chat_body()).headers["Server-Timing"]
+    parts = dict(p.strip().split(";dur=") for p in header.split(","))
+    assert set(parts) == {"gateway", "upstream"} and all(float(v) >= 0 for v in parts.values())
