@@ -21,8 +21,11 @@ CREATE INDEX IF NOT EXISTS responses_created ON responses (created);
 
 
 class ResponseStore:
+    PRUNE_EVERY_S = 3600
+
     def __init__(self, path):
         self.path = path
+        self._pruned_at = 0.0
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         with self._connect() as conn:
@@ -51,3 +54,9 @@ class ResponseStore:
     def prune(self, days):
         with self._connect() as conn:
             return conn.execute("DELETE FROM responses WHERE created < ?", (time.time() - days * 86400,)).rowcount
+
+    def prune_if_due(self, days):
+        """Apply the retention (the config's `retention_days`) at most once an hour."""
+        if days and time.time() - self._pruned_at > self.PRUNE_EVERY_S:
+            self._pruned_at = time.time()
+            self.prune(days)

@@ -196,3 +196,18 @@ def test_request_checks(body, needle):
     with pytest.raises(InvalidRequest) as e:
         openai_responses.check_request(body)
     assert needle in e.value.message
+
+
+def test_stored_responses_follow_the_retention(tmp_path):
+    import time as clock
+
+    from plexus.responses_store import ResponseStore
+
+    store = ResponseStore(str(tmp_path / "r.db"))
+    store.put("resp_old", "k", {"input": [], "response": {"id": "resp_old"}})
+    with store._connect() as conn:
+        conn.execute("UPDATE responses SET created = ? WHERE id = 'resp_old'", (clock.time() - 3 * 86400,))
+    store.put("resp_new", "k", {"input": [], "response": {"id": "resp_new"}})
+    store.prune_if_due(2)
+    assert store.get("resp_old", "k") is None and store.get("resp_new", "k") is not None
+    assert store.get("resp_new", "other-key") is None  # a response belongs to the key that made it
