@@ -260,3 +260,118 @@ def parse_sse(raw):
     if data:
         events.append((name, "\n".join(data)))
     return events
+
+
+# ---- OpenAI Responses --------------------------------------------------------------------------------
+# Shapes after openai-python `types/responses/{response,response_usage,response_output_message,
+# response_function_tool_call,response_reasoning_item,response_*_event}.py` and recorded streams
+# (wire-formats.md §3): every event named by an `event:` line equal to its `type`, with a
+# `sequence_number` counting from 0; `response.created` first, a terminal `response.*` event last.
+
+
+def responses_usage(input=12, output=5, cached=0, reasoning=0):
+    """`usage` of a response. `input` INCLUDES the cached tokens and `output` the reasoning ones."""
+    return {"input_tokens": input, "input_tokens_details": {"cached_tokens": cached},
+            "output_tokens": output, "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": input + output}
+
+
+def responses_message_item(text, id="msg_fake1", status="completed"):
+    """An assistant `message` output item with one `output_text` part (none while in progress); an
+    incomplete response's message is `incomplete`."""
+    content = [] if status == "in_progress" else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+    return {"id": id, "type": "message", "status": status, "content": content, "role": "assistant"}
+
+
+def responses_function_call_item(call_id, name, arguments, id="fc_fake1", status="completed"):
+    """A `function_call` output item; `arguments` (a dict or a JSON string) goes as a JSON string."""
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
+    return {"id": id, "type": "function_call", "status": status, "arguments": args, "call_id": call_id, "name": name}
+
+
+def responses_reasoning_item(summary, id="rs_fake1", encrypted_content=None):
+    """A `reasoning` output item with its summary text (and `encrypted_content` when it was asked for)."""
+    item = {"id": id, "type": "reasoning", "summary": [{"type": "summary_text", "text": summary}] if summary else []}
+    if encrypted_content is not None:
+        item["encrypted_content"] = encrypted_content
+    return item
+
+
+def responses_response(model, output=(), usage=None, status="completed", incomplete_reason=None, id="resp_fake1",
+                       created_at=1730000000, **fields):
+    """A whole `response` object: every field the SDK model requires, the echo of the request's
+    settings (override any with `fields`), the output items, `usage`. A status of `incomplete`
+    carries `incomplete_details.reason` (`max_output_tokens` or `content_filter`)."""
+    body = {
+        "id": id, "object": "response", "created_at": created_at, "status": status, "background": False,
+        "error": None,
+        "incomplete_details": {"reason": incomplete_reason or "max_output_tokens"} if status == "incomplete" else None,
+        "instructions": None, "max_output_tokens": None, "model": model, "output": [dict(i) for i in output],
+        "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
+        "store": False, "temperature": 1.0, "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto", "tools": [], "top_p": 1.0, "truncation": "disabled", "usage": usage,
+        "user": None, "metadata": {},
+    }
+    body.update(fields)
+    return body
+
+
+def responses_event(data):
+    return sse(data, event=data["type"])
+
+
+def responses_stream(model, output=(), usage=None, status="completed", incomplete_reason=None, id="resp_fake1",
+                     pieces=3, **fields):
+    """The event sequence OpenAI streams for the response `responses_response` builds with the same
+    arguments: `response.created` and `response.in_progress` (status in_progress, no output, no
+    usage), then per output item, at its `output_index`:
+
+    - message: output_item.added (content [], in_progress) → content_part.added (empty output_text)
+      → output_text.delta × pieces → output_text.done → content_part.done → output_item.done
+    - function_call: output_item.added (arguments "", in_progress) → function_call_arguments.delta
+      × pieces → function_call_arguments.done (with the name) → output_item.done
+    - reasoning: output_item.added (summary []) → reasoning_summary_part.added →
+      reasoning_summary_text.delta × pieces → reasoning_summary_text.done →
+      reasoning_summary_part.done → output_item.done
+
+    then `response.completed` (or `response.incomplete`) with the whole response and its usage.
+    `sequence_number` counts every event from 0."""
+    seq = iter(range(1 << 30))
+    events = []
+
+    def emit(type_, **data):
+        events.append(responses_event({"type": type_, "sequence_number": next(seq), **data}))
+
+    final = responses_response(model, output, usage, status, incomplete_reason, id, **fields)
+    shell = {**final, "status": "in_progress", "incomplete_details": None, "output": [], "usage": None}
+    emit("response.created", response=shell)
+    emit("response.in_progress", response=shell)
+    for index, item in enumerate(final["output"]):
+        at = {"item_id": item["id"], "output_index": index}
+        kind = item["type"]
+        if kind == "message":
+            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []})
+            for ci, part in enumerate(item["content"]):
+                empty = {**part, "text": ""}
+                emit("response.content_part.added", **at, content_index=ci, part=empty)
+                for p in split(part["text"], pieces):
+                    emit("response.output_text.delta", **at, content_index=ci, delta=p, logprobs=[])
+                emit("response.output_text.done", **at, content_index=ci, text=part["text"], logprobs=[])
+                emit("response.content_part.done", **at, content_index=ci, part=part)
+        elif kind == "function_call":
+            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "arguments": ""})
+            for p in split(item["arguments"], pieces):
+                emit("response.function_call_arguments.delta", **at, delta=p)
+            emit("response.function_call_arguments.done", **at, name=item["name"], arguments=item["arguments"])
+        elif kind == "reasoning":
+            emit("response.output_item.added", output_index=index,
+                 item={k: v for k, v in item.items() if k != "encrypted_content"} | {"summary": []})
+            for si, part in enumerate(item["summary"]):
+                emit("response.reasoning_summary_part.added", **at, summary_index=si, part={**part, "text": ""})
+                for p in split(part["text"], pieces):
+                    emit("response.reasoning_summary_text.delta", **at, summary_index=si, delta=p)
+                emit("response.reasoning_summary_text.done", **at, summary_index=si, text=part["text"])
+                emit("response.reasoning_summary_part.done", **at, summary_index=si, part=part)
+        emit("response.output_item.done", output_index=index, item=item)
+    emit("response.incomplete" if status == "incomplete" else "response.completed", response=final)
+    return events
