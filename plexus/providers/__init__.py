@@ -37,4 +37,5 @@ def parse_error_body(body):
         message = None if message is None else str(message)
     kind = err.get("type") or err.get("status")
     code = err.get("code")
-    return message, (kind if isinstance(kind, str) else None), (code if isinstance(code, (str, int)) else None)
+    # Google's `code` is the HTTP status again: only a string code means something to other styles
+    return message, (kind if isinstance(kind, str) else None), (code if isinstance(code, str) else None)
