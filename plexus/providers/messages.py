@@ -47,9 +47,11 @@ def build_request(req, model, provider):
     choice = _tool_choice(req)
     if choice:
         body["tool_choice"] = choice
-    for key, name in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
+    for key in ("temperature", "top_p"):
         if req[key] is not None:
-            body[name] = req[key]
+            body[key] = req[key]
+    if req["top_k"] is not None:  # Gemini clients send 5.0 where Anthropic wants an integer
+        body["top_k"] = int(req["top_k"]) if float(req["top_k"]).is_integer() else req["top_k"]
     if req["stop"]:
         body["stop_sequences"] = req["stop"]
     if req["user"]:
