@@ -12,14 +12,13 @@ from ruamel.yaml.comments import CommentedMap
 from .core import back_to, bp, is_htmx, render, store
 from .forms import FormError, document, place, save
 from .providers import plain
-from . import usage_queries
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SECRET_PREFIX = "sk-plexus-"
 
 
 def key_views(doc):
-    activity = usage_queries.key_activity(store())
+    activity = store().key_activity()
     out = []
     for name, spec in ((doc or {}).get("keys") or {}).items():
         spec = spec if isinstance(spec, dict) else {}

@@ -12,7 +12,6 @@ from flask import abort, request
 
 from .. import capture
 from ..usage.params import BadParameter, parse_filters
-from . import usage_queries
 from .core import bp, gateway, is_htmx, render, store
 
 PAGE_SIZE = 50
@@ -86,7 +85,7 @@ def logs():
 @bp.get("/logs/<int:record_id>")
 def log_detail(record_id):
     """Every stored field of one request, its attempts included, and its debug capture if any."""
-    rec = usage_queries.record(store(), record_id)
+    rec = store().record(record_id)
     if rec is None:
         abort(404, f"No request #{record_id} in the usage store (it may have been pruned).")
     captures = gateway().capture
