@@ -4,9 +4,9 @@ Each request: authenticate, read JSON, let the style check it, route the alias t
 either take the fast path (same family: body forwarded, stream relayed) or translate."""
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request
@@ -189,7 +189,7 @@ def assign_request_id():
     """The client's `x-request-id` if it is a sane token, else a new one; returned on every answer,
     sent upstream, on every log line and in the usage record."""
     given = request.headers.get("x-request-id", "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.request_id = given if given and _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
 @bp.after_app_request

@@ -35,7 +35,11 @@ class Gateway:
         self.config_loaded_at = time.time()
 
     def record(self, rec):
-        log.info("%s", describe(rec), extra={"request_id": rec.request_id, "fields": fields(rec)})
+        if log.isEnabledFor(logging.INFO):
+            extra = {"request_id": rec.request_id}
+            if logs.json_lines():  # the structured fields only where they are shown
+                extra["fields"] = fields(rec)
+            log.info("%s", describe(rec), extra=extra)
         for sink in self.sinks:
             sink(rec)
 

@@ -34,13 +34,24 @@ def setup(level="info", fmt="text"):
     """Configure the `plexus` logger once per process; later calls only change level and format."""
     logger = logging.getLogger("plexus")
     if not logger.handlers:
+        # a log line per request is on the hot path: skip what our formats never show
+        logging._srcfile = None  # no stack walk to find the caller's file and line
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
         handler = logging.StreamHandler()
         handler.addFilter(RequestIdFilter())
         logger.addHandler(handler)
         logger.propagate = False
     for handler in logger.handlers:
         handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    _format[0] = fmt
     set_level(level)
+
+
+_format = ["text"]
+
+
+def json_lines():
+    return _format[0] == "json"
 
 
 def set_level(level):

@@ -42,13 +42,13 @@ class Upstreams:
     def send(self, provider, url, headers, body, stream=False):
         """POST `body` (bytes) upstream. Returns a 2xx `requests.Response`; raises a GatewayError for
         a connection failure, a timeout, or an upstream error status (with the upstream's message)."""
+        prepared = requests.PreparedRequest()
+        # prepared here rather than by Session.post: the session would merge cookies, auth and
+        # environment settings into every call, none of which an upstream call uses
+        prepared.prepare(method="POST", url=url, headers=headers, data=body)
         try:
-            resp = self.session(provider).post(
-                url,
-                data=body,
-                headers=headers,
-                stream=stream,
-                timeout=(provider.connect_timeout, first_byte_timeout(provider)),
+            resp = self.session(provider).send(
+                prepared, stream=stream, timeout=(provider.connect_timeout, first_byte_timeout(provider))
             )
         except requests.exceptions.ConnectTimeout:
             raise UpstreamTimeout(f"Timed out connecting to provider '{provider.id}'") from None
