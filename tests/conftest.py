@@ -1,4 +1,6 @@
+import gc
 import textwrap
+import warnings
 
 import pytest
 
@@ -34,6 +36,29 @@ def config_text(base_url, extra=""):
             additional_aliases: [fast-too]
         """
     ) + extra
+
+
+def _collect_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def collect_module_client_sockets():
+    """The same for clients that module-scoped fixtures made (torn down after them)."""
+    yield
+    _collect_quietly()
+
+
+@pytest.fixture(autouse=True)
+def collect_client_sockets():
+    """SDK clients a test made (openai, anthropic, google-genai) keep pooled sockets to the fake
+    servers until they are garbage-collected; collect them at the end of their own test, quietly,
+    rather than let a later test trip over their ResourceWarning. The gateway's own sockets are
+    checked by counting its file descriptors (tests/test_disconnects.py)."""
+    yield
+    _collect_quietly()
 
 
 @pytest.fixture(scope="session", autouse=True)
