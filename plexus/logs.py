@@ -34,9 +34,9 @@ def setup(level="info", fmt="text"):
     """Configure the `plexus` logger once per process; later calls only change level and format."""
     logger = logging.getLogger("plexus")
     if not logger.handlers:
-        # a log line per request is on the hot path: skip what our formats never show
-        logging._srcfile = None  # no stack walk to find the caller's file and line
-        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+        # a log line per request is on the hot path: no stack walk to find the caller's file and
+        # line, which no format here shows (process ids stay: gunicorn's own lines print them)
+        logging._srcfile = None
         handler = logging.StreamHandler()
         handler.addFilter(RequestIdFilter())
         logger.addHandler(handler)
