@@ -118,7 +118,7 @@ class Metrics:
                 add(self.unpriced, (alias, provider))
             if rec.duration_s is not None:
                 put(self.duration, (alias, provider), rec.duration_s)
-                if rec.upstream_s:  # an answer came (an upstream error records no upstream time)
+                if rec.upstream_started is not None:  # failed attempts' waits are upstream time too
                     put(self.overhead, ("true" if rec.fast_path else "false",), max(rec.duration_s - rec.upstream_s, 0.0))
             if rec.streamed and rec.first_byte is not None:
                 put(self.ttft, (alias, provider), rec.first_byte - rec.started)
