@@ -155,7 +155,7 @@ class Bench:
         self.gemini = gemini_available()
         pairs = [p for p in PAIRS if not args.pairs or p.name.replace("->", "-") in args.pairs or p.name in args.pairs]
         if not self.gemini:
-            self.skip("chat->gemini", "all", "skipped: not available (no `gemini` in plexus/providers REGISTRY)")
+            self.skip("chat->gemini", "all", "skipped: not available (no `gemini` in plexus.wire.registry PROVIDERS)")
             pairs = [p for p in pairs if p.upstream != "gemini"]
         self.pairs = pairs
 
@@ -565,7 +565,7 @@ def write_markdown(path, res, text):
 
 def gemini_available():
     """Whether this checkout's Plexus has a `gemini` provider type (another engineer is adding it)."""
-    code = "from plexus.providers import REGISTRY; print('gemini' in REGISTRY)"
+    code = "from plexus.wire.registry import PROVIDERS; print('gemini' in PROVIDERS)"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     return r.stdout.strip() == "True"
 

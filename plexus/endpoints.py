@@ -12,11 +12,10 @@ import orjson
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import api
 from .errors import GatewayError, InvalidRequest, RequestTooLarge, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .proxy import UpstreamStream, retry_after
 from .watch import ClientWatcher
-from .providers import REGISTRY as PROVIDERS
+from .wire.registry import CLIENT_STYLES, FORWARDED_HEADERS, PROVIDERS
 from .exchange import exchange_for
 from .usage.record import UsageRecord
 
@@ -25,7 +24,6 @@ log = logging.getLogger("plexus.request")
 bp = Blueprint("v1", __name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")  # passed on to Anthropic upstreams
 
 
 def gateway():
@@ -40,7 +38,7 @@ def health():
 @bp.get("/v1/models")
 def list_models():
     """The aliases a client may ask for, in OpenAI's list format."""
-    style = api.REGISTRY["chat"]
+    style = CLIENT_STYLES["chat"]
     gw = gateway()
     try:
         gw.authenticate(client_token())
@@ -94,7 +92,7 @@ def handle(style, **route_args):
         alias, stream = style.check_request(body, route)
         rec.alias, rec.streamed = alias, stream
         candidates = gw.router.candidates(config, alias, gw.cooldowns)
-        if hasattr(style, "prepare"):  # styles with server-side conversation state
+        if style.KEEPS_CONVERSATIONS:
             body = style.prepare(body, gw.responses, rec.key_name, candidates[0][1].type == style.FAMILY)
         exchange, upstream = connect(gw, config, style, rec, candidates, body, alias, stream, route, cap)
         if cap:
@@ -205,7 +203,7 @@ def new_record(style):
 
 def remembering(gw, style, rec, body):
     """A callback that stores a finished response for styles that keep conversation state."""
-    if not hasattr(style, "remember"):
+    if not style.KEEPS_CONVERSATIONS:
         return None
 
     def keep(final):
@@ -363,7 +361,7 @@ OPERATIONS = {
 
 def register_styles(blueprint):
     """Each style's routes name its operations; a new style is a module and a registry line."""
-    for style in api.REGISTRY.values():
+    for style in CLIENT_STYLES.values():
         for path, operations in style.ROUTES.items():
             for name in (operations,) if isinstance(operations, str) else operations:
                 view, method = OPERATIONS[name]
@@ -382,10 +380,10 @@ register_styles(bp)
 
 def style_for_path(path):
     """The API style whose routes this path falls under (OpenAI's by default)."""
-    for style in api.REGISTRY.values():
+    for style in CLIENT_STYLES.values():
         if any(path.startswith(route.split("<", 1)[0]) for route in style.ROUTES):
             return style
-    return api.REGISTRY["chat"]
+    return CLIENT_STYLES["chat"]
 
 
 @bp.app_errorhandler(HTTPException)

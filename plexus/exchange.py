@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import orjson
 
-from . import quirks
 from .errors import InvalidRequest
-from .streaming.translate import TranslatedStream
+from .wire import quirks
+from .wire.stream import TranslatedStream
 
 
 class Answer(NamedTuple):

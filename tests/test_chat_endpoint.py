@@ -224,7 +224,7 @@ def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monk
 
 
 def test_a_bug_still_leaves_one_record_and_no_stack_trace(app, mocked, monkeypatch):
-    from plexus.api import openai_chat
+    from plexus.wire.openai_chat import client as openai_chat
 
     records = []
     app.extensions["plexus"].sinks.append(records.append)

@@ -6,11 +6,15 @@ import json
 
 import pytest
 
-from plexus.api import anthropic_messages, gemini as gemini_api, openai_chat
+from plexus.wire.anthropic import client as anthropic_messages
+from plexus.wire.gemini import client as gemini_api
+from plexus.wire.openai_chat import client as openai_chat
 from plexus.config import Provider
 from plexus.errors import InvalidRequest
-from plexus.providers import chat, gemini, messages
-from plexus.providers.gemini_schema import sanitize, to_json_schema
+from plexus.wire.anthropic import upstream as messages
+from plexus.wire.gemini import upstream as gemini
+from plexus.wire.openai_chat import upstream as chat
+from plexus.wire.gemini.schema import sanitize, to_json_schema
 from plexus.unified.types import REQUEST, RESPONSE
 from tests.support import gemini_wire as gw
 

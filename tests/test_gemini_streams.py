@@ -6,11 +6,15 @@ import json
 
 import pytest
 
-from plexus.api import anthropic_messages, gemini as gemini_api, openai_chat
+from plexus.wire.anthropic import client as anthropic_messages
+from plexus.wire.gemini import client as gemini_api
+from plexus.wire.openai_chat import client as openai_chat
 from plexus.errors import UpstreamError
-from plexus.providers import chat, gemini, messages
-from plexus.streaming.sse import SSEDecoder
-from plexus.streaming.translate import TranslatedStream
+from plexus.wire.anthropic import upstream as messages
+from plexus.wire.gemini import upstream as gemini
+from plexus.wire.openai_chat import upstream as chat
+from plexus.wire.sse import SSEDecoder
+from plexus.wire.stream import TranslatedStream
 from plexus.unified import types as u
 from plexus.unified.types import new_request
 from tests.support import gemini_wire as gw

@@ -7,8 +7,8 @@ import responses
 
 from plexus import create_app
 from plexus.config import parse_config
-from plexus.providers import chat
-from plexus.quirks import ThinkSplitter, split_think
+from plexus.wire.openai_chat import upstream as chat
+from plexus.wire.quirks import ThinkSplitter, split_think
 from tests.conftest import CLIENT_SECRET
 from tests.support import wire
 

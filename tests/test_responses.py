@@ -4,12 +4,16 @@ import json
 
 import pytest
 
-from plexus.api import anthropic_messages, openai_chat, openai_responses
+from plexus.wire.anthropic import client as anthropic_messages
+from plexus.wire.openai_chat import client as openai_chat
+from plexus.wire.responses import client as openai_responses
 from plexus.config import Provider
 from plexus.errors import InvalidRequest
-from plexus.providers import chat, messages, responses
-from plexus.streaming.sse import SSEDecoder
-from plexus.streaming.translate import TranslatedStream
+from plexus.wire.anthropic import upstream as messages
+from plexus.wire.openai_chat import upstream as chat
+from plexus.wire.responses import upstream as responses
+from plexus.wire.sse import SSEDecoder
+from plexus.wire.stream import TranslatedStream
 from plexus.unified.types import REQUEST
 from tests.support import fixtures
 

@@ -1,6 +1,6 @@
 import pytest
 
-from plexus.streaming.sse import Event, SSEDecoder, encode
+from plexus.wire.sse import Event, SSEDecoder, encode
 
 STREAM = (
     b": keep-alive comment\n"

@@ -2,10 +2,12 @@
 
 import pytest
 
-from plexus.api import anthropic_messages, openai_chat
+from plexus.wire.anthropic import client as anthropic_messages
+from plexus.wire.openai_chat import client as openai_chat
 from plexus.config import Provider
 from plexus.errors import InvalidRequest
-from plexus.providers import chat, messages
+from plexus.wire.anthropic import upstream as messages
+from plexus.wire.openai_chat import upstream as chat
 from plexus.unified.types import REQUEST
 
 PROVIDER = Provider(id="p", type="messages", api_base_url="http://x/v1", api_key="k", headers={}, pricing={})

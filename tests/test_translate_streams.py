@@ -4,10 +4,12 @@ import json
 
 import pytest
 
-from plexus.api import anthropic_messages, openai_chat
-from plexus.providers import chat, messages
-from plexus.streaming.sse import SSEDecoder
-from plexus.streaming.translate import TranslatedStream
+from plexus.wire.anthropic import client as anthropic_messages
+from plexus.wire.openai_chat import client as openai_chat
+from plexus.wire.anthropic import upstream as messages
+from plexus.wire.openai_chat import upstream as chat
+from plexus.wire.sse import SSEDecoder
+from plexus.wire.stream import TranslatedStream
 from plexus.unified.types import new_request
 from tests.support import fixtures, wire
 

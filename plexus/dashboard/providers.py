@@ -12,11 +12,11 @@ import orjson
 from flask import abort, request
 from ruamel.yaml.comments import CommentedMap
 
-from .. import quirks
+from ..wire import quirks
 from ..config import PROVIDER_TYPES
 from ..config_edit import flow_map, is_reference, mask, rename_key, section, set_value
 from ..errors import GatewayError
-from ..providers import REGISTRY
+from ..wire.registry import PROVIDERS
 from ..unified.types import new_request
 from .core import back_to, bp, gateway, is_htmx, render
 from .forms import FormError, document, place, save
@@ -323,7 +323,7 @@ def delete_provider(name):
 
 def run_test(provider, model):
     """Send a one-token request to `provider`: (ok, milliseconds, message). Never shows the key."""
-    module = REGISTRY[provider.type]
+    module = PROVIDERS[provider.type]
     req = new_request(model)
     req["messages"] = [{"role": "user", "content": [{"type": "text", "text": "Reply with OK."}]}]
     req["max_tokens"] = 16 if provider.type == "responses" else 1  # the Responses API's minimum is 16

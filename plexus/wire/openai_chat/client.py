@@ -7,15 +7,17 @@ import time
 
 import orjson
 
-from ..errors import InvalidRequest
-from ..streaming.sse import SSEDecoder, encode
-from ..unified import types as u
-from ..unified.convert import image_from_url, new_id
-from ..unified.usage import from_openai, to_openai
+from ...errors import InvalidRequest
+from ..sse import SSEDecoder, encode
+from ...unified import types as u
+from ...unified.convert import image_from_url, new_id
+from ...unified.usage import from_openai, to_openai
+from .tables import FINISH_TO_WIRE
 
 STYLE = "chat"
 ROUTES = {"/v1/chat/completions": "create"}
 FAMILY = "chat"  # the provider type this style reaches without translation
+KEEPS_CONVERSATIONS = False
 
 ROLES = frozenset(("system", "developer", "user", "assistant", "tool", "function"))
 
@@ -73,8 +75,6 @@ def render_stream_error(err):
 
 # ---- translation: client request -> unified, unified -> client response ---------------------------
 
-FINISH = {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool_calls": "tool_calls",
-          "content_filter": "content_filter"}
 # OpenRouter's reasoning_details carry Anthropic's signatures through OpenAI-style clients
 SIGNED_FORMAT = "anthropic-claude-v1"
 
@@ -251,7 +251,7 @@ def render_response(resp, alias, request=None):
         "object": "chat.completion",
         "created": int(time.time()),
         "model": alias,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": FINISH[resp["stop_reason"]]}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": FINISH_TO_WIRE[resp["stop_reason"]]}],
     }
     if resp.get("usage") is not None:
         out["usage"] = to_openai(resp["usage"])
@@ -311,7 +311,7 @@ class StreamRenderer:
             return self._chunk({"tool_calls": [{"index": i, "function": {"arguments": value["delta"]}}]})
         if kind == u.STOP and not self.finished:
             self.finished = True
-            return self._chunk({}, FINISH[value["reason"]])
+            return self._chunk({}, FINISH_TO_WIRE[value["reason"]])
         if kind == u.USAGE:
             self.usage = value
         elif kind == u.ERROR:

@@ -6,14 +6,16 @@ import re
 
 import orjson
 
-from ..errors import InvalidRequest
-from ..streaming.sse import SSEDecoder, encode
-from ..unified import types as u
-from ..unified.convert import arguments_object, arguments_string, image_from_url, new_id
-from ..unified.usage import Usage, estimate_tokens, from_anthropic, to_anthropic
+from ...errors import InvalidRequest
+from ..sse import SSEDecoder, encode
+from ...unified import types as u
+from ...unified.convert import arguments_object, arguments_string, image_from_url, new_id
+from ...unified.usage import Usage, estimate_tokens, from_anthropic, to_anthropic
+from .tables import STOP_TO_WIRE
 
 STYLE = "messages"
 FAMILY = "messages"
+KEEPS_CONVERSATIONS = False
 ROUTES = {"/v1/messages": "create", "/v1/messages/count_tokens": "count_tokens"}
 
 ERROR_TYPES = {
@@ -27,8 +29,6 @@ ERROR_TYPES = {
     "timeout": "timeout_error",
     "overloaded": "overloaded_error",
 }
-STOP = {"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens", "tool_calls": "tool_use",
-        "content_filter": "refusal"}
 
 
 def check_request(body, route=None, count_only=False):
@@ -227,7 +227,7 @@ def count_estimate(body):
 
 def render_response(resp, alias, request=None):
     return {"id": _message_id(resp["id"]), "type": "message", "role": "assistant", "model": alias,
-            "content": [b for p in resp["content"] for b in _blocks(p)], "stop_reason": STOP[resp["stop_reason"]],
+            "content": [b for p in resp["content"] for b in _blocks(p)], "stop_reason": STOP_TO_WIRE[resp["stop_reason"]],
             "stop_sequence": resp.get("stop_sequence"), "usage": to_anthropic(resp.get("usage") or Usage())}
 
 
@@ -320,7 +320,7 @@ class StreamRenderer:
         if self.failed or self.stop is None:
             return b"", self.failed
         usage = to_anthropic(self.usage or Usage())
-        delta = {"type": "message_delta", "delta": {"stop_reason": STOP[self.stop["reason"]],
+        delta = {"type": "message_delta", "delta": {"stop_reason": STOP_TO_WIRE[self.stop["reason"]],
                                                      "stop_sequence": self.stop.get("stop_sequence")}, "usage": usage}
         return self._close() + _event("message_delta", delta) + _event("message_stop", {"type": "message_stop"}), True
 

@@ -5,13 +5,12 @@ and carry the whole history as input items."""
 
 import orjson
 
-from ..errors import UpstreamError
-from . import chat
-from ..unified import types as u
-from ..unified.convert import image_to_url, new_id
-from ..unified.usage import from_responses
-
-INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+from ...errors import UpstreamError
+from ..openai_chat import upstream as chat
+from ...unified import types as u
+from ...unified.convert import image_to_url, new_id
+from ...unified.usage import from_responses
+from .tables import INCOMPLETE_FROM_WIRE
 
 
 def url(provider, model, stream):
@@ -19,6 +18,7 @@ def url(provider, model, stream):
 
 
 headers = chat.headers  # the same bearer-key auth as Chat Completions
+FORWARDED_HEADERS = chat.FORWARDED_HEADERS
 
 
 # ---- unified request -> upstream body ------------------------------------------------------------
@@ -135,7 +135,7 @@ def output_parts(item):
 
 def _stop(data, content):
     if data.get("status") == "incomplete":
-        return INCOMPLETE.get((data.get("incomplete_details") or {}).get("reason"), "length")
+        return INCOMPLETE_FROM_WIRE.get((data.get("incomplete_details") or {}).get("reason"), "length")
     return "tool_calls" if any(p["type"] == "tool_call" for p in content) else "stop"
 
 

@@ -6,14 +6,15 @@ into unified form. Reasoning text is read from `reasoning_content` (DeepSeek) or
 
 import orjson
 
-from ..errors import UpstreamError
+from ...errors import UpstreamError
 from ..quirks import ThinkSplitter, split_think
-from ..unified import types as u
-from ..unified.convert import image_to_url, new_id
-from ..unified.usage import from_openai
 
-FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
-          "content_filter": "content_filter"}
+from ...unified import types as u
+from ...unified.convert import image_to_url, new_id
+from ...unified.usage import from_openai
+from .tables import FINISH_FROM_WIRE
+
+FORWARDED_HEADERS = ()
 
 
 def url(provider, model, stream):
@@ -123,7 +124,7 @@ def parse_response(data, quirks=None):
         fn = call.get("function") or {}
         content.append({"type": "tool_call", "id": call.get("id") or new_id("call_"), "name": fn.get("name", ""),
                         "arguments": fn.get("arguments") or ""})
-    reason = FINISH.get(choice.get("finish_reason"), "stop")
+    reason = FINISH_FROM_WIRE.get(choice.get("finish_reason"), "stop")
     if reason == "stop" and msg.get("tool_calls"):
         reason = "tool_calls"
     return {"id": data.get("id") or new_id("chatcmpl-"), "model": data.get("model", ""), "content": content,
@@ -185,7 +186,7 @@ class StreamParser:
             self._text(self.think.flush(), out)
         if reason and not self.stopped:
             self.stopped = True
-            reason = FINISH.get(reason, "stop")
+            reason = FINISH_FROM_WIRE.get(reason, "stop")
             if reason == "stop" and self.tools:
                 reason = "tool_calls"
             out.append((u.STOP, {"reason": reason, "stop_sequence": None}))

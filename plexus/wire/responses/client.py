@@ -7,20 +7,21 @@ import time
 
 import orjson
 
-from ..errors import InvalidRequest, NotFound
-from ..providers.responses import output_parts
-from ..streaming.sse import SSEDecoder, encode
-from ..unified import types as u
-from ..unified.convert import new_id
-from ..unified.usage import Usage, from_responses
-from . import openai_chat
+from ...errors import InvalidRequest, NotFound
+from .upstream import output_parts
+from ..sse import SSEDecoder, encode
+from ...unified import types as u
+from ...unified.convert import new_id
+from ...unified.usage import Usage, from_responses
+from ..openai_chat import client as openai_chat
+from .tables import INCOMPLETE_TO_WIRE
 
 STYLE = "responses"
 FAMILY = "responses"
+KEEPS_CONVERSATIONS = True  # previous_response_id, store, GET/DELETE
 ROUTES = {"/v1/responses": "create", "/v1/responses/<response_id>": ("retrieve", "delete")}
 
 render_error = openai_chat.render_error  # the HTTP error body is Chat Completions' shape
-INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 EXPANDED = "_previous_response_id"
 ECHO = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "previous_response_id", "reasoning",
         "store", "temperature", "text", "tool_choice", "tools", "top_p", "truncation", "user")
@@ -217,10 +218,10 @@ def render_response(resp, alias, request):
 
 def _response(rid, alias, request, output, stop_reason, usage, created=None, status=None):
     echo = request["client"]["echo"]
-    status = status or ("incomplete" if stop_reason in INCOMPLETE else "completed")
+    status = status or ("incomplete" if stop_reason in INCOMPLETE_TO_WIRE else "completed")
     out = {
         "id": rid, "object": "response", "created_at": created or int(time.time()), "status": status,
-        "error": None, "incomplete_details": {"reason": INCOMPLETE[stop_reason]} if status == "incomplete" else None,
+        "error": None, "incomplete_details": {"reason": INCOMPLETE_TO_WIRE[stop_reason]} if status == "incomplete" else None,
         "instructions": echo.get("instructions"), "max_output_tokens": echo.get("max_output_tokens"),
         "model": alias, "output": output,
         "parallel_tool_calls": echo.get("parallel_tool_calls") if echo.get("parallel_tool_calls") is not None else True,

@@ -11,15 +11,17 @@ import re
 
 import orjson
 
-from ..errors import InvalidRequest
-from ..providers.gemini_schema import to_json_schema
-from ..streaming.sse import SSEDecoder
-from ..unified import types as u
-from ..unified.convert import arguments_object, arguments_string, new_id
-from ..unified.usage import Usage, estimate_tokens, from_gemini
+from ...errors import InvalidRequest
+from ..sse import SSEDecoder
+from ...unified import types as u
+from ...unified.convert import arguments_object, arguments_string, new_id
+from ...unified.usage import Usage, estimate_tokens, from_gemini
+from .schema import to_json_schema
+from .tables import FINISH_TO_WIRE
 
 STYLE = "gemini"
 FAMILY = "gemini"
+KEEPS_CONVERSATIONS = False
 ROUTES = {
     "/v1beta/models": "models",
     "/v1beta/models/<path:alias>:<any(generateContent,streamGenerateContent):method>": "create",
@@ -30,8 +32,6 @@ ROUTES = {
 STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
           409: "ABORTED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
           501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 529: "UNAVAILABLE"}
-FINISH = {"stop": "STOP", "stop_sequence": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP",
-          "content_filter": "SAFETY"}
 CRLF = b"\r\n"
 
 
@@ -290,7 +290,7 @@ def to_gemini_usage(usage):
 def render_response(resp, alias, request=None):
     parts = [p for p in (_part(c) for c in resp["content"]) if p is not None]
     candidate = {"content": {"role": "model", "parts": parts or [{"text": ""}]},
-                 "finishReason": FINISH[resp["stop_reason"]], "index": 0}
+                 "finishReason": FINISH_TO_WIRE[resp["stop_reason"]], "index": 0}
     out = {"candidates": [candidate]}
     out["usageMetadata"] = to_gemini_usage(resp.get("usage") or Usage())
     out["modelVersion"] = alias
@@ -397,7 +397,7 @@ class StreamRenderer:
         if self.failed or self.stop is None:
             return b"", self.failed
         parts = self._call_parts() or [{"text": ""}]
-        last = self._chunk(parts, FINISH[self.stop["reason"]], to_gemini_usage(self.usage or Usage()))
+        last = self._chunk(parts, FINISH_TO_WIRE[self.stop["reason"]], to_gemini_usage(self.usage or Usage()))
         return last + self.framing.end(), True
 
     def fail(self, err):

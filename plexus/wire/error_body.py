@@ -1,17 +1,6 @@
-"""Provider types: one module per upstream API, and the registry that names them."""
+"""Reading an upstream's error body, whatever provider type sent it."""
 
 import orjson
-
-from . import chat, gemini, messages, responses
-
-REGISTRY = {
-    "chat": chat,
-    "messages": messages,
-    "responses": responses,
-    "gemini": gemini,
-}
-
-
 
 
 def parse_error_body(body):

@@ -6,16 +6,13 @@ events into unified form."""
 
 import orjson
 
-from ..errors import UpstreamError
-from ..unified import types as u
-from ..unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
-from ..unified.usage import Usage, from_anthropic, to_anthropic
+from ...errors import UpstreamError
+from ...unified import types as u
+from ...unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
+from ...unified.usage import Usage, from_anthropic, to_anthropic
+from .tables import FORWARDED_HEADERS, STOP_FROM_WIRE, VERSION
 
-VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
-STOP = {"end_turn": "stop", "stop_sequence": "stop_sequence", "max_tokens": "length", "tool_use": "tool_calls",
-        "refusal": "content_filter", "pause_turn": "stop", "model_context_window_exceeded": "length"}
-FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 
 def url(provider, model, stream):
@@ -172,7 +169,7 @@ def parse_response(data, quirks=None):
         if part is not None:
             content.append(part)
     return {"id": data.get("id") or new_id("msg_"), "model": data.get("model", ""), "content": content,
-            "stop_reason": STOP.get(data.get("stop_reason"), "stop"), "stop_sequence": data.get("stop_sequence"),
+            "stop_reason": STOP_FROM_WIRE.get(data.get("stop_reason"), "stop"), "stop_sequence": data.get("stop_sequence"),
             "usage": from_anthropic(data.get("usage"))}
 
 
@@ -255,7 +252,7 @@ class StreamParser:
         out = []
         if delta.get("stop_reason") and not self.stopped:
             self.stopped = True
-            out.append((u.STOP, {"reason": STOP.get(delta["stop_reason"], "stop"), "stop_sequence": delta.get("stop_sequence")}))
+            out.append((u.STOP, {"reason": STOP_FROM_WIRE.get(delta["stop_reason"], "stop"), "stop_sequence": delta.get("stop_sequence")}))
         usage = data.get("usage")
         if isinstance(usage, dict):
             merged = from_anthropic({**_usage_dict(self.usage), **{k: v for k, v in usage.items() if v is not None}})

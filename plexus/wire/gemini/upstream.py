@@ -15,20 +15,18 @@ from urllib.parse import quote
 
 import orjson
 
-from ..errors import InvalidRequest, UpstreamError
-from ..unified import types as u
-from ..unified.convert import arguments_object, arguments_string, new_id
-from ..unified.usage import from_gemini
-from .gemini_schema import sanitize
+from ...errors import InvalidRequest, UpstreamError
+from ...unified import types as u
+from ...unified.convert import arguments_object, arguments_string, new_id
+from ...unified.usage import from_gemini
+from .schema import sanitize
+from .tables import FINISH_FROM_WIRE
 
 # For a function call of the current turn that has no signature (history from another provider),
 # Google's thought-signature guide names this placeholder; Gemini 3 rejects such calls otherwise.
+FORWARDED_HEADERS = ()
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
-FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
-          "LANGUAGE": "content_filter", "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter",
-          "SPII": "content_filter", "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter",
-          "IMAGE_RECITATION": "content_filter", "IMAGE_OTHER": "content_filter", "MODEL_ARMOR": "content_filter"}
 # anything else (OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, ...) ends as "stop", best effort
 # Gemini 2.5 Flash accepts budgets up to 24576 (Pro up to 32768) and answers 400 above: Claude
 # Code's 31999-token "ultrathink" would fail on Flash, so budgets are capped at the lower limit.
@@ -289,7 +287,7 @@ def _finish(data, candidate, calls):
     candidate (`promptFeedback.blockReason`) is a content_filter finish with no content."""
     if not data.get("candidates") and (data.get("promptFeedback") or {}).get("blockReason"):
         return "content_filter"
-    reason = FINISH.get(candidate.get("finishReason"), "stop")
+    reason = FINISH_FROM_WIRE.get(candidate.get("finishReason"), "stop")
     return "tool_calls" if calls and reason == "stop" else reason
 
 

@@ -1,0 +1,1 @@
+"""OpenAI Chat Completions: the client side (client.py), the upstream side (upstream.py), their shared tables."""
