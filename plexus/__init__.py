@@ -6,7 +6,7 @@ from flask import Flask
 
 from .capture import Captures
 from .config import ConfigWatcher, load_config
-from .gateway import Gateway
+from .core.gateway import Gateway
 from .cooldowns import Cooldowns
 from .metrics import Metrics
 from .responses_store import ResponseStore
@@ -34,12 +34,14 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     gw.responses = ResponseStore(database)
     gw.cooldowns = Cooldowns(database)
     gw.capture = Captures(database)
+    gw.observers.append(gw.capture.observe)
     gw.metrics = Metrics(gw, queue_depth=usage.writer._queue.qsize)
     gw.sinks.append(gw.metrics.observe)
 
-    from . import dashboard, endpoints, management, operations
+    from . import dashboard, management, operations
+    from .web import v1
 
-    app.register_blueprint(endpoints.bp)
+    app.register_blueprint(v1.bp)
     app.register_blueprint(management.bp)
     app.register_blueprint(operations.bp)
     app.register_blueprint(operations.scrape)

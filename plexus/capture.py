@@ -133,14 +133,16 @@ class Captures:
 
     # ---- the request path (only when `on`) --------------------------------------------------------
 
-    def begin(self, request, config):
-        """A new Exchange with the client's request, read before the endpoint parses it. `config`
-        is the one in force for this request: its secrets are redacted from what is stored."""
+    def observe(self, call, config):
+        """The call's observer while capture is on (plexus/core/observers.py), else None. `config`
+        is the one in force for this call: its secrets are redacted from what is stored."""
+        if not self.on:
+            return None
         try:
-            body = request.get_data(cache=True)  # cached, so the endpoint's own read gets the same bytes
-        except Exception:  # too large, or the client went away: the endpoint reports it
+            body = call.peek_body()  # kept, so the pipeline's own read gets the same bytes
+        except Exception:  # too large, or the client went away: the pipeline reports it
             body = b""
-        return Exchange(self, self.settings, config, request.method, request.url, dict(request.headers), body)
+        return Exchange(self, self.settings, config, call.method, call.url, dict(call.headers), body)
 
     def submit(self, exchange):
         if not self._started:  # an app made without background threads (tests) starts it when needed
@@ -336,7 +338,7 @@ class Exchange:
         self.client_request = Part(self.settings.max_bytes, self.raw_body)
         self.raw_body = None
 
-    # hooks, called by plexus/endpoints.py
+    # the observer interface (plexus/core/observers.py), called by the pipeline
     def upstream_request(self, provider, model, url, headers, body):
         self.attempts.append(Attempt(provider.id, model, url, dict(headers), Part(self.settings.max_bytes, body)))
 
@@ -347,34 +349,27 @@ class Exchange:
         if raw:
             attempt.error_body = Part(self.settings.max_bytes, raw)
 
-    def tap(self, exchange, upstream):
-        """Wrap the plexus.exchange object so the upstream's answer (whole or streamed) and what the
-        client gets are recorded."""
-        resp = getattr(upstream, "resp", upstream)
-        self.upstream_status, self.upstream_headers = resp.status_code, dict(resp.headers)
+    def upstream_answer(self, status, headers):
+        self.upstream_status, self.upstream_headers = status, headers
         self.upstream_body = Part(self.settings.max_bytes)
         self.client_body = Part(self.settings.max_bytes)
-        return _TappedExchange(exchange, self)
 
-    def relay(self, chunks, rec):
-        """Wrap the stream the client reads; finishes the capture when the stream ends or is closed."""
-        try:
-            for chunk in chunks:
-                self.client_body.add(chunk)
-                yield chunk
-        finally:
-            chunks.close()  # a client that hung up: the relay's own `finally` records the request first
-            self.finish(None, rec)
+    def upstream_bytes(self, chunk):
+        self.upstream_body.add(chunk)
 
-    def finish(self, response, rec):
-        """The answer is complete: keep it if the switch wants this provider, and queue it."""
+    def client_bytes(self, chunk):
+        self.client_body.add(chunk)
+
+    def finish(self, call, reply):
+        """The answer is complete (`reply` None: a stream that ended): keep it if the switch wants
+        this provider, and queue it."""
         providers = self.settings.providers
         if providers and not any(a.provider in providers for a in self.attempts):
             return
-        if response is not None:
-            self.client_status, self.client_type = response.status_code, response.content_type
-            if not response.is_streamed:
-                self.client_body = Part(self.settings.max_bytes, response.get_data())
+        rec = call.record
+        if reply is not None:
+            self.client_status, self.client_type = reply.status, reply.content_type
+            self.client_body = Part(self.settings.max_bytes, reply.body)
         else:
             self.client_status = rec.status
         self.rec = rec
@@ -419,37 +414,6 @@ class Exchange:
             "client_response": {"status": self.client_status, "content_type": self.client_type,
                                 "body": body(self.client_body)},
         }
-
-
-class _TappedExchange:
-    """A plexus.exchange Passthrough/Translation whose answer and stream are recorded."""
-
-    def __init__(self, inner, cap):
-        self._inner, self._cap = inner, cap
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def answer(self, raw):
-        self._cap.upstream_body.add(raw)
-        return self._inner.answer(raw)
-
-    def stream(self):
-        return _TappedRelay(self._inner.stream(), self._cap)
-
-
-class _TappedRelay:
-    """A stream relay or translator whose input chunks (the upstream's raw stream) are recorded."""
-
-    def __init__(self, inner, cap):
-        self._inner, self._part = inner, cap.upstream_body
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def feed(self, chunk):
-        self._part.add(chunk)
-        return self._inner.feed(chunk)
 
 
 # ---- redaction ------------------------------------------------------------------------------------

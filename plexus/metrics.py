@@ -20,7 +20,7 @@ from bisect import bisect_left
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import disable_created_metrics, multiprocess
 
-from .errors import kind_for_status
+from .core.errors import kind_for_status
 from .unified.usage import Usage
 from .usage.pricing import cost_of, pricing_for
 from .usage.row import _estimate

@@ -10,7 +10,7 @@ import time
 from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from . import capture, config_edit, logs
+from . import capture, config_edit, logging_setup
 from .config import ConfigError
 from .management import error_response, json_response, presented_key, require_admin_key
 
@@ -73,7 +73,7 @@ class LoggingSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    level = fields.String(validate=validate.OneOf(logs.LEVELS))
+    level = fields.String(validate=validate.OneOf(logging_setup.LEVELS))
     format = fields.String(validate=validate.OneOf(["text", "json"]))
 
 
@@ -84,7 +84,7 @@ LOGGING = LoggingSchema()
 def get_logging():
     """The answering worker's log level and format, and what the config file says."""
     config = gateway().config
-    return json_response({"level": logs.current_level(), "format": config.log_format,
+    return json_response({"level": logging_setup.current_level(), "format": config.log_format,
                           "configured": {"level": config.log_level, "format": config.log_format}, "pid": os.getpid()})
 
 

@@ -188,7 +188,7 @@ def test_gunicorn_exits_nonzero_with_one_message_on_a_bad_config(tmp_path):
 def test_a_key_may_be_stored_as_its_sha256_only(env):
     import hashlib
 
-    from plexus.gateway import Gateway
+    from plexus.core.gateway import Gateway
 
     digest = hashlib.sha256(b"sk-only-hashed-123").hexdigest()
     cfg = parse(f"keys:\n  hashed: {{secret_sha256: {digest}, created: '2026-11-26T08:00:00Z'}}\n")

@@ -10,7 +10,7 @@ from plexus.wire.anthropic import client as anthropic_messages
 from plexus.wire.gemini import client as gemini_api
 from plexus.wire.openai_chat import client as openai_chat
 from plexus.config import Provider
-from plexus.errors import InvalidRequest
+from plexus.core.errors import InvalidRequest
 from plexus.wire.anthropic import upstream as messages
 from plexus.wire.gemini import upstream as gemini
 from plexus.wire.openai_chat import upstream as chat

@@ -9,7 +9,7 @@ import pytest
 from plexus.wire.anthropic import client as anthropic_messages
 from plexus.wire.gemini import client as gemini_api
 from plexus.wire.openai_chat import client as openai_chat
-from plexus.errors import UpstreamError
+from plexus.core.errors import UpstreamError
 from plexus.wire.anthropic import upstream as messages
 from plexus.wire.gemini import upstream as gemini
 from plexus.wire.openai_chat import upstream as chat

@@ -9,7 +9,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from plexus import create_app, logs
+from plexus import create_app, logging_setup
 from plexus.capture import (REDACTED, Captures, Exchange, Part, Settings, _cut_partial_secret, fair_share,
                             redact_headers, redact_text, spellings)
 from plexus.usage.record import UsageRecord
@@ -181,13 +181,13 @@ def test_the_log_level_is_set_in_the_config_file_and_applied(app, client):
     assert client.get("/v0/management/logging", headers=ADMIN).json["level"] == "info"
     resp = client.put("/v0/management/logging", json={"level": "debug"}, headers=ADMIN)
     assert resp.status_code == 200 and resp.json["level"] == "debug" and resp.json["configured"]["level"] == "debug"
-    assert logs.current_level() == "debug" and gw(app).config.log_level == "debug"
+    assert logging_setup.current_level() == "debug" and gw(app).config.log_level == "debug"
     with open(path) as f:
         after = f.read()
     assert after.startswith(before) and after[len(before):] == "logging:\n  level: debug\n"  # nothing else touched
     assert "${UPSTREAM_KEY}" in after  # references stay references
     assert client.put("/v0/management/logging", json={"level": "info"}, headers=ADMIN).json["level"] == "info"
-    assert logs.current_level() == "info"
+    assert logging_setup.current_level() == "info"
 
 
 @pytest.mark.parametrize("body", [{"level": "verbose"}, {}, {"level": "info", "colour": "red"}, None])

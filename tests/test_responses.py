@@ -8,7 +8,7 @@ from plexus.wire.anthropic import client as anthropic_messages
 from plexus.wire.openai_chat import client as openai_chat
 from plexus.wire.responses import client as openai_responses
 from plexus.config import Provider
-from plexus.errors import InvalidRequest
+from plexus.core.errors import InvalidRequest
 from plexus.wire.anthropic import upstream as messages
 from plexus.wire.openai_chat import upstream as chat
 from plexus.wire.responses import upstream as responses

@@ -4,8 +4,8 @@ from collections import Counter
 import pytest
 
 from plexus.config import parse_config
-from plexus.errors import NotFound, UpstreamUnavailable
-from plexus.routing import Router
+from plexus.core.errors import NotFound, UpstreamUnavailable
+from plexus.core.routing import Router
 
 CONFIG = """
 providers:

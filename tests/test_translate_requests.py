@@ -5,7 +5,7 @@ import pytest
 from plexus.wire.anthropic import client as anthropic_messages
 from plexus.wire.openai_chat import client as openai_chat
 from plexus.config import Provider
-from plexus.errors import InvalidRequest
+from plexus.core.errors import InvalidRequest
 from plexus.wire.anthropic import upstream as messages
 from plexus.wire.openai_chat import upstream as chat
 from plexus.unified.types import REQUEST

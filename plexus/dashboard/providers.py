@@ -15,7 +15,7 @@ from ruamel.yaml.comments import CommentedMap
 from ..wire import quirks
 from ..config import PROVIDER_TYPES
 from ..config_edit import flow_map, is_reference, mask, rename_key, section, set_value
-from ..errors import GatewayError
+from ..core.errors import GatewayError
 from ..wire.registry import PROVIDERS
 from ..unified.types import new_request
 from .core import back_to, bp, gateway, is_htmx, render

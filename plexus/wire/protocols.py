@@ -19,6 +19,7 @@ class StreamRelayType(Protocol):
     finish_reason: str | None
     output_chars: int
     final: dict | None
+    content_type: str  # of the client's stream: SSE, or Gemini's JSON array
 
     def feed(self, chunk: bytes) -> bytes: ...
     def close(self) -> tuple[bytes, bool]: ...

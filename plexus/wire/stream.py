@@ -39,12 +39,12 @@ class TranslatedStream:
 
     @property
     def final(self):
-        return getattr(self.renderer, "final", None)
+        return self.renderer.final
 
     @property
     def content_type(self):
         """Most streams are SSE; a renderer may frame its stream otherwise (Gemini's JSON array)."""
-        return getattr(self.renderer, "content_type", "text/event-stream")
+        return self.renderer.content_type
 
     @property
     def usage(self):

@@ -6,7 +6,7 @@ import re
 
 import orjson
 
-from ...errors import InvalidRequest
+from ...core.errors import InvalidRequest
 from ..sse import SSEDecoder, encode
 from ...unified import types as u
 from ...unified.convert import arguments_object, arguments_string, image_from_url, new_id
@@ -267,6 +267,9 @@ class StreamRenderer:
     the open block first; indexes count from 0. `message_delta` waits for the end, because OpenAI
     sends usage after the finish reason."""
 
+    content_type = "text/event-stream"
+    final = None  # nothing to store for this style
+
     def __init__(self, alias, request):
         self.alias = alias
         self.index = -1
@@ -403,6 +406,8 @@ def response_usage(data):
 class StreamRelay:
     """Relays an Anthropic stream event by event. Only `message_start` (model swapped, usage read)
     and `message_delta` (usage, stop reason) are parsed; every other event goes out as it came."""
+
+    content_type = "text/event-stream"
 
     def __init__(self, alias, options=None):
         self.decoder = SSEDecoder()

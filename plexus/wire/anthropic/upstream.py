@@ -6,7 +6,7 @@ events into unified form."""
 
 import orjson
 
-from ...errors import UpstreamError
+from ...core.errors import UpstreamError
 from ...unified import types as u
 from ...unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
 from ...unified.usage import Usage, from_anthropic, to_anthropic

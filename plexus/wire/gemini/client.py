@@ -11,7 +11,7 @@ import re
 
 import orjson
 
-from ...errors import InvalidRequest
+from ...core.errors import InvalidRequest
 from ..sse import SSEDecoder
 from ...unified import types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
@@ -347,6 +347,8 @@ class StreamRenderer:
     """Unified events -> Gemini chunks, each a GenerateContentResponse holding only the new parts.
     A function call goes out whole once its arguments are complete; finishReason and usage come
     in the last chunk."""
+
+    final = None  # nothing to store for this style
 
     def __init__(self, alias, request):
         self.alias = alias

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import orjson
 
-from ...errors import InvalidRequest, UpstreamError
+from ...core.errors import InvalidRequest, UpstreamError
 from ...unified import types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
 from ...unified.usage import from_gemini

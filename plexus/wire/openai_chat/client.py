@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from ...errors import InvalidRequest
+from ...core.errors import InvalidRequest
 from ..sse import SSEDecoder, encode
 from ...unified import types as u
 from ...unified.convert import image_from_url, new_id
@@ -276,6 +276,9 @@ def _chat_id(upstream_id):
 class StreamRenderer:
     """Unified stream events -> `chat.completion.chunk` SSE bytes, ending with `[DONE]`."""
 
+    content_type = "text/event-stream"
+    final = None  # nothing to store for this style
+
     def __init__(self, alias, request):
         self.alias = alias
         self.include_usage = request["stream_usage"]
@@ -382,6 +385,8 @@ def response_usage(data):
 class StreamRelay:
     """Relays an OpenAI-compatible SSE stream: each event goes out as it arrives, with `model` set to
     the alias; only events that mention usage are parsed. Ends the client's stream with `[DONE]`."""
+
+    content_type = "text/event-stream"
 
     def __init__(self, alias, client_wants_usage):
         self.decoder = SSEDecoder()

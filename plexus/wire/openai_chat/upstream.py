@@ -6,7 +6,7 @@ into unified form. Reasoning text is read from `reasoning_content` (DeepSeek) or
 
 import orjson
 
-from ...errors import UpstreamError
+from ...core.errors import UpstreamError
 from ..quirks import ThinkSplitter, split_think
 
 from ...unified import types as u

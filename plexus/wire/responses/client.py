@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from ...errors import InvalidRequest, NotFound
+from ...core.errors import InvalidRequest, NotFound
 from .upstream import output_parts
 from ..sse import SSEDecoder, encode
 from ...unified import types as u
@@ -269,6 +269,8 @@ class StreamRenderer:
     `response.completed` / `response.incomplete`, or `response.failed` on an error. Every event has
     a strictly increasing `sequence_number`."""
 
+    content_type = "text/event-stream"
+
     def __init__(self, alias, request):
         self.alias = alias
         self.request = request
@@ -406,6 +408,8 @@ def response_usage(data):
 class StreamRelay:
     """Relays a Responses stream event by event; lifecycle events get the alias as `model`, and the
     terminal event is parsed for usage and kept (as `final`) for the conversation store."""
+
+    content_type = "text/event-stream"
 
     def __init__(self, alias, options=None):
         self.decoder = SSEDecoder()

@@ -5,7 +5,7 @@ and carry the whole history as input items."""
 
 import orjson
 
-from ...errors import UpstreamError
+from ...core.errors import UpstreamError
 from ..openai_chat import upstream as chat
 from ...unified import types as u
 from ...unified.convert import image_to_url, new_id

@@ -9,10 +9,10 @@ import logging
 import os
 import time
 
-from . import logs
-from .cooldowns import Cooldowns
+from .. import logging_setup
+from ..cooldowns import Cooldowns
 from .errors import AuthenticationFailed
-from .proxy import Upstreams
+from .upstream import Upstreams
 from .routing import Router
 
 log = logging.getLogger("plexus")
@@ -23,13 +23,14 @@ class Gateway:
         self.router = router or Router()
         self.upstreams = upstreams or Upstreams()
         self.sinks = []  # callables that take each finished UsageRecord
+        self.observers = []  # factories (call, config) -> an observer of that call or None (plexus/core/observers.py)
         self.responses = None  # the ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
         self.streams_in_flight = 0  # in this worker
         self.apply(config)
 
     def apply(self, config):
-        logs.setup(config.log_level, config.log_format)
+        logging_setup.setup(config.log_level, config.log_format)
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()
@@ -37,7 +38,7 @@ class Gateway:
     def record(self, rec):
         if log.isEnabledFor(logging.INFO):
             extra = {"request_id": rec.request_id}
-            if logs.json_lines():  # the structured fields only where they are shown
+            if logging_setup.json_lines():  # the structured fields only where they are shown
                 extra["fields"] = fields(rec)
             log.info("%s", describe(rec), extra=extra)
         for sink in self.sinks:

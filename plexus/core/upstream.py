@@ -12,7 +12,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from .wire.error_body import parse_error_body
+from ..wire.error_body import parse_error_body
 
 log = logging.getLogger("plexus.proxy")
 

@@ -1,0 +1,66 @@
+"""A `Call`: one client request as the core sees it, with no HTTP framework in sight — what was
+asked (style, operation, route variables, the body), by whom (the presented key, the source
+address), and, once the pipeline has read the body, which alias and whether it streams. The usage
+record it carries is written by the pipeline alone and handed to the sinks when the call ends."""
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..usage.record import UsageRecord
+from ..wire.protocols import ClientStyle
+
+CREATE, COUNT_TOKENS = "create", "count_tokens"
+
+
+class _Unwatched:
+    client_gone = False
+
+    def stop(self) -> None:
+        pass
+
+
+def _no_watch(upstream: Any) -> _Unwatched:
+    return _Unwatched()
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    style: ClientStyle
+    operation: str  # CREATE or COUNT_TOKENS
+    request_id: str
+    token: str  # the client key as presented ("" when none was)
+    read_body: Callable[[], bytes]  # raises a GatewayError when the body cannot be read (too large)
+    content_type: str | None = None  # the body's mimetype, as the client declared it
+    body_size: int = 0  # Content-Length, 0 when unknown
+    route_args: Mapping[str, Any] = field(default_factory=dict)  # the path's variables
+    query: Mapping[str, str] = field(default_factory=dict)
+    client_headers: Mapping[str, str] = field(default_factory=dict)  # headers providers may pass on
+    source_ip: str | None = None
+    method: str = "POST"  # for logs and capture
+    path: str = ""
+    url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # all of the client's, for capture only
+    watch_client: Callable[[Any], Any] = _no_watch  # (upstream) -> a hang-up watcher with stop() and client_gone
+    # learned along the pipeline
+    alias: str | None = None
+    stream: bool = False
+    record: UsageRecord = None
+    _raw: bytes | None = None
+
+    def __post_init__(self) -> None:
+        self.record = UsageRecord(api_style=self.style.STYLE, source_ip=self.source_ip, request_id=self.request_id)
+
+    @property
+    def route(self) -> dict:
+        return {"args": self.route_args, "query": self.query}
+
+    def peek_body(self) -> bytes:
+        """The raw body, kept for a later `take_body` (an observer that wants it before parsing)."""
+        if self._raw is None:
+            self._raw = self.read_body()
+        return self._raw
+
+    def take_body(self) -> bytes:
+        raw = self._raw if self._raw is not None else self.read_body()
+        self._raw = None
+        return raw

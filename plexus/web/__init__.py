@@ -1,0 +1,1 @@
+"""The HTTP layer: Flask views that turn requests into core calls and replies into responses."""

@@ -1,0 +1,185 @@
+"""The client-facing HTTP surface: `/v1/*` for every registered API style, `/health`.
+
+Thin views: authenticate where the view answers itself, otherwise read what the core needs from
+the request into a `Call`, run the pipeline (plexus/core/pipeline.py), return its Reply."""
+
+import logging
+import os
+import re
+
+import orjson
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..core import pipeline
+from ..core.call import COUNT_TOKENS, CREATE, Call
+from ..core.errors import GatewayError, RequestTooLarge
+from ..core.observers import Reply
+from ..wire.registry import CLIENT_STYLES, FORWARDED_HEADERS
+from .hangup import ClientWatcher
+
+log = logging.getLogger("plexus.request")
+
+bp = Blueprint("v1", __name__)
+
+
+def gateway():
+    return current_app.extensions["plexus"]
+
+
+@bp.get("/health")
+def health():
+    return Response(b'{"status":"ok"}', content_type="application/json")
+
+
+@bp.get("/v1/models")
+def list_models():
+    """The aliases a client may ask for, in OpenAI's list format."""
+    style = CLIENT_STYLES["chat"]
+    gw = gateway()
+    try:
+        gw.authenticate(client_token())
+    except GatewayError as e:
+        return respond(pipeline.error_reply(style, e))
+    created = int(gw.config_loaded_at)
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "plexus"} for name in gw.config.names]
+    return Response(orjson.dumps({"object": "list", "data": data}), content_type="application/json")
+
+
+def client_token():
+    """The client key, from whichever place its SDK puts it: OpenAI's bearer token, Anthropic's
+    `x-api-key`, Google's `x-goog-api-key` or `?key=`."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    for header in ("x-api-key", "x-goog-api-key"):
+        if request.headers.get(header):
+            return request.headers[header].strip()
+    return request.args.get("key", "").strip()
+
+
+def read_body():
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise RequestTooLarge(f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes") from None
+
+
+def forwarded_headers():
+    out = {name: request.headers.get(name) for name in FORWARDED_HEADERS if request.headers.get(name)}
+    out["x-request-id"] = g.request_id
+    return out
+
+
+def new_call(style, operation, route_args):
+    """What the core needs from this request; the body is read by the pipeline, when it needs it."""
+    environ = request.environ
+    return Call(style, operation, g.request_id, client_token(), read_body, content_type=request.mimetype,
+                body_size=request.content_length or 0, route_args=route_args, query=request.args,
+                client_headers=forwarded_headers(), source_ip=request.remote_addr, method=request.method,
+                path=request.path, url=request.url, headers=request.headers,
+                watch_client=lambda upstream: ClientWatcher(environ, upstream))
+
+
+def respond(reply: Reply) -> Response:
+    return Response(reply.body, status=reply.status, content_type=reply.content_type, headers=reply.headers)
+
+
+def create(style, **route_args):
+    """Every style's main operation (chat completion, message, response, generateContent...)."""
+    return respond(pipeline.run(gateway(), new_call(style, CREATE, route_args)))
+
+
+def count_tokens(style, **route_args):
+    """Anthropic's `count_tokens` and Gemini's `countTokens`: forwarded to an upstream of the same
+    family, estimated for the others."""
+    return respond(pipeline.run(gateway(), new_call(style, COUNT_TOKENS, route_args)))
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+@bp.before_app_request
+def assign_request_id():
+    """The client's `x-request-id` if it is a sane token, else a new one; returned on every answer,
+    sent upstream, on every log line and in the usage record."""
+    given = request.headers.get("x-request-id", "")
+    g.request_id = given if given and _REQUEST_ID.match(given) else os.urandom(16).hex()
+
+
+@bp.after_app_request
+def return_request_id(response):
+    if "request_id" in g:
+        response.headers["x-request-id"] = g.request_id
+    return response
+
+
+def stored_response(style, response_id, action):
+    """GET or DELETE one stored response (Responses API); only the key that made it may."""
+    gw = gateway()
+    try:
+        key = gw.authenticate(client_token())
+        return Response(orjson.dumps(action(gw.responses, key.name, response_id)), content_type="application/json")
+    except GatewayError as e:
+        return respond(pipeline.error_reply(style, e))
+
+
+def style_models(style):
+    """The aliases a client may ask for, in the style's own list format (e.g. Gemini's `models`)."""
+    gw = gateway()
+    try:
+        gw.authenticate(client_token())
+    except GatewayError as e:
+        return respond(pipeline.error_reply(style, e))
+    return Response(orjson.dumps(style.render_models(gw.config.names)), content_type="application/json")
+
+
+OPERATIONS = {
+    "create": (create, "POST"),
+    "models": (style_models, "GET"),
+    "count_tokens": (count_tokens, "POST"),
+    "retrieve": (lambda style, response_id: stored_response(style, response_id, style.retrieve), "GET"),
+    "delete": (lambda style, response_id: stored_response(style, response_id, style.delete), "DELETE"),
+}
+
+
+def register_styles(blueprint):
+    """Each style's routes name its operations; a new style is a module and a registry line."""
+    for style in CLIENT_STYLES.values():
+        for path, operations in style.ROUTES.items():
+            for name in (operations,) if isinstance(operations, str) else operations:
+                view, method = OPERATIONS[name]
+                blueprint.add_url_rule(path, f"{style.STYLE}:{name}", _view(view, style), methods=[method])
+
+
+def _view(operation, style):
+    def view(**route_args):
+        return operation(style, **route_args)
+
+    return view
+
+
+register_styles(bp)
+
+
+def style_for_path(path):
+    """The API style whose routes this path falls under (OpenAI's by default)."""
+    for style in CLIENT_STYLES.values():
+        if any(path.startswith(route.split("<", 1)[0]) for route in style.ROUTES):
+            return style
+    return CLIENT_STYLES["chat"]
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(e):
+    """Routing errors (unknown path, wrong method) as JSON in the style the path belongs to."""
+    err = GatewayError(e.description or e.name, status=e.code, kind="invalid_request" if e.code < 500 else "api_error")
+    if isinstance(e, RequestEntityTooLarge):
+        err = RequestTooLarge("The request body is too large")
+    return respond(pipeline.error_reply(style_for_path(request.path), err))
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(e):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return respond(pipeline.error_reply(style_for_path(request.path), GatewayError("Internal gateway error", status=500)))
