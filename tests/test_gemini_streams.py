@@ -15,7 +15,7 @@ from plexus.wire.gemini import upstream as gemini
 from plexus.wire.openai_chat import upstream as chat
 from plexus.wire.sse import SSEDecoder
 from plexus.wire.stream import TranslatedStream
-from plexus.unified import types as u
+from plexus.unified import events as ev, types as u
 from plexus.unified.types import new_request
 from tests.support import gemini_wire as gw
 
@@ -181,14 +181,14 @@ def test_signature_on_a_thought_part_closes_that_thinking_block():
                                               ("OTHER", "stop")])
 def test_finish_reasons(reason, expected):
     events = gemini.StreamParser().feed(SSEDecoder().feed(gw.stream(["x"], finish=reason)[-1])[0])
-    assert (u.STOP, {"reason": expected, "stop_sequence": None}) in events
+    assert ev.Stop(expected, None) in events
 
 
 def test_blocked_prompt_is_a_content_filter_finish():
     parser = gemini.StreamParser()
     events = parser.feed(SSEDecoder().feed(gw.sse(gw.blocked()))[0])
-    assert [e[0] for e in events] == [u.START, u.STOP, u.USAGE]
-    assert events[1][1]["reason"] == "content_filter" and parser.usage.input_tokens == 9
+    assert [type(e) for e in events] == [ev.Start, ev.Stop, ev.UsageReport]
+    assert events[1].reason == "content_filter" and parser.usage.input_tokens == 9
 
 
 def test_in_stream_error_from_gemini_becomes_an_openai_error():

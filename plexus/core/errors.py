@@ -1,5 +1,7 @@
 """Gateway errors: a status, a kind and a message. Each API style renders them in its own shape."""
 
+from typing import Any
+
 
 class GatewayError(Exception):
     """An error the client should see. `kind` is style-neutral; api modules map it to their wire type."""
@@ -7,7 +9,8 @@ class GatewayError(Exception):
     status = 500
     kind = "api_error"
 
-    def __init__(self, message, *, status=None, kind=None, param=None, code=None, headers=None):
+    def __init__(self, message: str, *, status: int | None = None, kind: str | None = None, param: str | None = None,
+                 code: str | None = None, headers: dict | None = None) -> None:
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -54,12 +57,12 @@ class UpstreamTimeout(GatewayError):
 class UpstreamError(GatewayError):
     """The upstream answered with an error status; we pass its status and message on."""
 
-    def __init__(self, message, *, status, upstream_type=None, **kw):
+    def __init__(self, message: str, *, status: int, upstream_type: str | None = None, **kw: Any) -> None:
         super().__init__(message, status=status, kind=kind_for_status(status), **kw)
         self.upstream_type = upstream_type
 
 
-def kind_for_status(status):
+def kind_for_status(status: int) -> str:
     return {
         400: "invalid_request",
         401: "authentication",

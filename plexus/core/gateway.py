@@ -8,6 +8,7 @@ import hmac
 import logging
 import os
 import time
+from typing import Any, Callable
 
 from .. import logging_setup
 from ..cooldowns import Cooldowns
@@ -19,23 +20,23 @@ log = logging.getLogger("plexus")
 
 
 class Gateway:
-    def __init__(self, config, router=None, upstreams=None):
+    def __init__(self, config: Any, router: Router | None = None, upstreams: Upstreams | None = None) -> None:
         self.router = router or Router()
         self.upstreams = upstreams or Upstreams()
-        self.sinks = []  # callables that take each finished UsageRecord
-        self.observers = []  # factories (call, config) -> an observer of that call or None (plexus/core/observers.py)
+        self.sinks: list[Callable[[Any], None]] = []  # callables that take each finished UsageRecord
+        self.observers: list[Callable] = []  # factories (call, config) -> an observer of that call or None (plexus/core/observers.py)
         self.responses = None  # the ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
         self.streams_in_flight = 0  # in this worker
         self.apply(config)
 
-    def apply(self, config):
+    def apply(self, config: Any) -> None:
         logging_setup.setup(config.log_level, config.log_format)
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()
 
-    def record(self, rec):
+    def record(self, rec: Any) -> None:
         if log.isEnabledFor(logging.INFO):
             extra = {"request_id": rec.request_id}
             if logging_setup.json_lines():  # the structured fields only where they are shown
@@ -44,7 +45,7 @@ class Gateway:
         for sink in self.sinks:
             sink(rec)
 
-    def runtime(self):
+    def runtime(self) -> dict:
         """This worker's vital signs, for operators and leak tests."""
         try:
             fds = len(os.listdir("/proc/self/fd"))
@@ -53,10 +54,10 @@ class Gateway:
         return {"pid": os.getpid(), "open_fds": fds, "greenlets": _greenlets(), "streams_in_flight": self.streams_in_flight}
 
     @property
-    def config(self):
+    def config(self) -> Any:
         return self._state[0]
 
-    def authenticate(self, token):
+    def authenticate(self, token: str) -> Any:
         """The ClientKey whose secret is `token`: found by the SHA-256 of what was sent (keys are
         stored that way), confirmed with a constant-time compare of the digests."""
         if not token:
@@ -80,7 +81,7 @@ def _digest(secret):
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
-def fields(rec):
+def fields(rec: Any) -> dict:
     """The request line's facts, as JSON logs carry them."""
     u = rec.usage
     return {"key": rec.key_name, "api_style": rec.api_style, "provider": rec.provider, "alias": rec.alias,
@@ -89,7 +90,7 @@ def fields(rec):
             "input_tokens": u.input_tokens if u else None, "output_tokens": u.output_tokens if u else None}
 
 
-def describe(rec):
+def describe(rec: Any) -> str:
     """One log line for a finished request; names only, never a secret."""
     u = rec.usage
     tokens = f" tokens_in={u.prompt_tokens} tokens_out={u.output_tokens}" if u else ""

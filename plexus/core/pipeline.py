@@ -17,6 +17,7 @@ from ..wire.registry import PROVIDERS
 from .call import COUNT_TOKENS, Call
 from .errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .exchange import Candidate, CountEstimate, exchange_for
+from .gateway import Gateway
 from .observers import Observer, Reply, observers_for
 from .upstream import UpstreamStream, retry_after
 
@@ -26,7 +27,7 @@ JSON = "application/json"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def run(gw: Any, call: Call) -> Reply:
+def run(gw: Gateway, call: Call) -> Reply:
     """Answer one call. Never raises: every outcome is a Reply, and every call leaves one record."""
     config = gw.config
     rec = call.record
@@ -86,7 +87,7 @@ class Link:
             self.events = exchange.stream() if not watch else Tapped(exchange.stream(), watch)
 
 
-def connect(gw: Any, config: Any, call: Call, body: dict, watch: Observer | None) -> Link:
+def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | None) -> Link:
     """Call the targets in order until one answers: a failure before the client has had a byte
     (connection, timeout, a retryable status, a stream that dies before its first chunk) cools
     that target down and moves on."""
@@ -133,7 +134,7 @@ def connect(gw: Any, config: Any, call: Call, body: dict, watch: Observer | None
     raise error
 
 
-def conversation(gw: Any, call: Call, body: dict) -> Callable[[bool], dict]:
+def conversation(gw: Gateway, call: Call, body: dict) -> Callable[[bool], dict]:
     """The body a target gets, by whether it is of the client's family: styles that keep
     conversations expand a stored history for a stateless upstream (decided per chosen target,
     and looked up at most once per answer)."""
@@ -155,7 +156,7 @@ def retryable(err: GatewayError, policy: Any) -> bool:
     return isinstance(err, UpstreamError) and err.status in policy.retry_on
 
 
-def remember(gw: Any, call: Call, link: Link, final: dict | None) -> None:
+def remember(gw: Gateway, call: Call, link: Link, final: dict | None) -> None:
     """Store a finished response for styles that keep conversation state."""
     if not call.style.KEEPS_CONVERSATIONS:
         return
@@ -166,7 +167,7 @@ def remember(gw: Any, call: Call, link: Link, final: dict | None) -> None:
         log.exception("could not store response %s", call.request_id)
 
 
-def relay_whole(gw: Any, call: Call, link: Link, watch: Observer | None) -> Reply:
+def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> Reply:
     """A non-streamed answer (or a token count), read whole, converted, recorded."""
     rec, exchange, resp = call.record, link.exchange, link.upstream
     if isinstance(exchange, CountEstimate):
@@ -203,7 +204,7 @@ def server_timing(rec: Any) -> str:
     return f"gateway;dur={rec.duration_s * 1000 - upstream:.2f}, upstream;dur={upstream:.2f}"
 
 
-def relay_stream(gw: Any, call: Call, link: Link, watcher: Any) -> Iterator[bytes]:
+def relay_stream(gw: Gateway, call: Call, link: Link, watcher: Any) -> Iterator[bytes]:
     """Forward each upstream event as it arrives. `finally` runs on success, on upstream failure and
     when the client hangs up (the server closes this generator, or the hang-up watcher closes the
     upstream), so the upstream is always closed and the call always recorded."""

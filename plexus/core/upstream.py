@@ -6,12 +6,13 @@ Every response it hands out must be closed by the caller (`close()` is safe to c
 import logging
 import time
 from email.utils import parsedate_to_datetime
+from typing import Any, Iterator
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ..wire.error_body import parse_error_body
 
 log = logging.getLogger("plexus.proxy")
@@ -23,11 +24,11 @@ class Upstreams:
     """One pooled `requests.Session` per provider (keyed by id and base URL, so an edited provider
     gets a fresh pool)."""
 
-    def __init__(self, pool_size=256):
+    def __init__(self, pool_size: int = 256) -> None:
         self.pool_size = pool_size
         self._sessions = {}
 
-    def session(self, provider):
+    def session(self, provider: Any) -> requests.Session:
         key = (provider.id, provider.api_base_url)
         s = self._sessions.get(key)
         if s is None:
@@ -39,7 +40,7 @@ class Upstreams:
             self._sessions[key] = s
         return s
 
-    def send(self, provider, url, headers, body, stream=False):
+    def send(self, provider: Any, url: str, headers: dict, body: bytes, stream: bool = False) -> requests.Response:
         """POST `body` (bytes) upstream. Returns a 2xx `requests.Response`; raises a GatewayError for
         a connection failure, a timeout, or an upstream error status (with the upstream's message)."""
         prepared = requests.PreparedRequest()
@@ -61,13 +62,13 @@ class Upstreams:
             raise upstream_error(resp, provider, stream)
         return resp
 
-    def close(self):
+    def close(self) -> None:
         for s in self._sessions.values():
             s.close()
         self._sessions.clear()
 
 
-def upstream_error(resp, provider, streamed):
+def upstream_error(resp: requests.Response, provider: Any, streamed: bool) -> UpstreamError:
     try:
         body = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if streamed else resp.content[:MAX_ERROR_BODY]
     except Exception:
@@ -75,20 +76,21 @@ def upstream_error(resp, provider, streamed):
     finally:
         resp.close()
     message, upstream_type, code = parse_error_body(body)
-    message = redact(message or f"Provider '{provider.id}' answered HTTP {resp.status_code}", provider)
+    message = redact_key(message or f"Provider '{provider.id}' answered HTTP {resp.status_code}", provider)
     headers = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
     error = UpstreamError(message, status=resp.status_code, upstream_type=upstream_type, code=code, headers=headers)
     error.upstream_body = body  # the upstream's own words, for debug capture (plexus/capture.py redacts them)
     return error
 
 
-def redact(text, provider):
+def redact_key(text: str, provider: Any) -> str:
+    """The provider's own API key blanked out of an upstream's error message."""
     if provider.api_key and provider.api_key in text:
         text = text.replace(provider.api_key, "***")
     return text
 
 
-def first_byte_timeout(provider):
+def first_byte_timeout(provider: Any) -> float:
     if provider.total_timeout:
         return min(provider.first_byte_timeout, provider.total_timeout)
     return provider.first_byte_timeout
@@ -98,7 +100,7 @@ class UpstreamStream:
     """A streamed answer whose first chunk has already arrived (so a failure before it can still
     fail over), read from then on with the provider's idle timeout between chunks."""
 
-    def __init__(self, resp, provider):
+    def __init__(self, resp: requests.Response, provider: Any) -> None:
         self.resp = resp
         self.provider = provider
         self._chunks = iter_body(resp)
@@ -114,17 +116,17 @@ class UpstreamStream:
         if sock is not None:
             sock.settimeout(provider.idle_timeout)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         yield self.first
         try:
             yield from self._chunks
         except Exception as e:
             raise stream_error(e, self.provider, started=True) from None
 
-    def close(self):
+    def close(self) -> None:
         self.resp.close()
 
-    def abort(self):
+    def abort(self) -> None:
         """Stop a read another greenlet is blocked in (closing from here could deadlock on the
         reader's buffer); the reader then sees the end and closes as usual."""
         try:
@@ -133,7 +135,7 @@ class UpstreamStream:
             pass
 
 
-def stream_error(exc, provider, started):
+def stream_error(exc: BaseException, provider: Any, started: bool) -> GatewayError:
     """A stream read failure as a GatewayError that says what happened."""
     if _is_timeout(exc):
         limit = provider.idle_timeout if started else provider.first_byte_timeout
@@ -151,7 +153,7 @@ def _is_timeout(exc):
     return False
 
 
-def retry_after(err):
+def retry_after(err: Exception) -> float | None:
     """Seconds from a Retry-After (or retry-after-ms) header on an upstream error, if any."""
     headers = {k.lower(): v for k, v in getattr(err, "headers", {}).items()}
     try:
@@ -168,7 +170,7 @@ def retry_after(err):
     return None
 
 
-def iter_body(resp):
+def iter_body(resp: requests.Response) -> Iterator[bytes]:
     """Yield the body's bytes as they arrive, never waiting to fill a buffer. Chunked bodies come a
     chunk at a time; others as whatever one socket read returns."""
     raw = resp.raw

@@ -49,3 +49,9 @@ def arguments_string(value):
 
 def new_id(prefix):
     return prefix + uuid.uuid4().hex[:24]
+
+
+def function_tool(name, description, parameters):
+    """A unified tool; a tool without a parameters schema takes none."""
+    return {"name": name, "description": description,
+            "parameters": parameters if isinstance(parameters, dict) else {"type": "object", "properties": {}}}

@@ -1,6 +1,6 @@
 """The unified request, response and stream events: where every client style and provider meet.
 
-They are plain dicts and tuples on the request path (cheap to build, nothing validated per chunk);
+They are plain dicts on the request path (cheap to build, nothing validated per chunk);
 the marshmallow schemas below are their written contract, used by the tests to check that every
 parser produces exactly this shape.
 
@@ -31,26 +31,10 @@ Response: {"id", "model", "content": [text | reasoning | tool_call parts],
 
 Stop reasons: "stop", "stop_sequence", "length", "tool_calls", "content_filter".
 
-Stream events are `(kind, value)` tuples, in this order: START first; then any of TEXT,
-REASONING, SIGNATURE, REDACTED, THOUGHT_SIGNATURE, TOOL_START, TOOL_ARGS, BLOCK_END; then STOP and USAGE (either
-order, USAGE may repeat: the last one wins); or ERROR at any point.
+Stream events are typed NamedTuples, one per kind: see `plexus.unified.events`.
 """
 
 from marshmallow import INCLUDE, Schema, fields, validate
-
-START = "start"  # {"id", "model", "usage": Usage | None}
-TEXT = "text"  # str
-REASONING = "reasoning"  # str
-SIGNATURE = "signature"  # str: closes the current reasoning block's signature (Anthropic)
-REDACTED = "redacted"  # str: a whole redacted reasoning block's data (Anthropic)
-THOUGHT_SIGNATURE = "thought_signature"  # {"signature", "on": "text"|"reasoning"}: Gemini's, for the
-#   text or reasoning just streamed (an empty text part when none is open); a call's is in TOOL_START
-TOOL_START = "tool_start"  # {"index": int (0.. among tool calls), "id", "name", "thought_signature"?}
-TOOL_ARGS = "tool_args"  # {"index", "delta": str}: a fragment; fragments concatenate
-BLOCK_END = "block_end"  # None: the upstream closed its current content block
-STOP = "stop"  # {"reason": StopReason, "stop_sequence": None | str}
-USAGE = "usage"  # Usage (cumulative)
-ERROR = "error"  # GatewayError
 
 STOP_REASONS = ("stop", "stop_sequence", "length", "tool_calls", "content_filter")
 

@@ -7,8 +7,10 @@ import re
 import orjson
 
 from ...core.errors import InvalidRequest
+from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import SSEDecoder, encode
-from ...unified import types as u
+from ..stream import Renderer
+from ...unified import events as ev, types as u
 from ...unified.convert import arguments_object, arguments_string, image_from_url, new_id
 from ...unified.usage import Usage, estimate_tokens, from_anthropic, to_anthropic
 from .tables import STOP_TO_WIRE
@@ -262,70 +264,59 @@ def _message_id(upstream_id):
     return upstream_id if upstream_id.startswith("msg_") else new_id("msg_")
 
 
-class StreamRenderer:
+class StreamRenderer(Renderer):
     """Unified events -> Anthropic SSE events. Blocks never overlap: a new kind of content closes
     the open block first; indexes count from 0. `message_delta` waits for the end, because OpenAI
     sends usage after the finish reason."""
 
-    content_type = "text/event-stream"
-    final = None  # nothing to store for this style
-
     def __init__(self, alias, request):
+        super().__init__()
         self.alias = alias
         self.index = -1
         self.open = None  # "text" | "thinking" | ("tool", unified index) | None
-        self.stop = None
-        self.usage = None
-        self.failed = False
 
-    def feed(self, event):
-        kind, value = event
-        if kind == u.START:
-            self.usage = value.get("usage")
-            message = {"id": _message_id(value["id"]), "type": "message", "role": "assistant", "model": self.alias,
+    def render(self, event):
+        kind = type(event)
+        if kind is ev.Start:
+            message = {"id": _message_id(event.id), "type": "message", "role": "assistant", "model": self.alias,
                        "content": [], "stop_reason": None, "stop_sequence": None,
-                       "usage": to_anthropic(self.usage or Usage())}
+                       "usage": to_anthropic(event.usage or Usage())}
             return _event("message_start", {"type": "message_start", "message": message})
-        if kind == u.TEXT:
-            return self._ensure("text", {"type": "text", "text": ""}) + self._delta({"type": "text_delta", "text": value})
-        if kind == u.REASONING:
+        if kind is ev.Text:
+            return self._ensure("text", {"type": "text", "text": ""}) + self._delta({"type": "text_delta", "text": event.text})
+        if kind is ev.Reasoning:
             head = self._ensure("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            return head + self._delta({"type": "thinking_delta", "thinking": value})
-        if kind == u.SIGNATURE:
-            return self._delta({"type": "signature_delta", "signature": value}) if self.open == "thinking" else b""
-        if kind == u.REDACTED:
-            return self._close() + self._start({"type": "redacted_thinking", "data": value}, None) + self._close()
-        if kind == u.THOUGHT_SIGNATURE:
-            if value["on"] == "reasoning" and self.open == "thinking":
-                mark = u.gemini_mark("thought", value["signature"])
+            return head + self._delta({"type": "thinking_delta", "thinking": event.text})
+        if kind is ev.Signature:
+            return self._delta({"type": "signature_delta", "signature": event.signature}) if self.open == "thinking" else b""
+        if kind is ev.Redacted:
+            return self._close() + self._start({"type": "redacted_thinking", "data": event.data}, None) + self._close()
+        if kind is ev.ThoughtSignature:
+            if event.on == "reasoning" and self.open == "thinking":
+                mark = u.gemini_mark("thought", event.signature)
                 return self._delta({"type": "signature_delta", "signature": mark}) + self._close()
-            return self._close() + self._marker("text", value["signature"])
-        if kind == u.TOOL_START:
-            block = {"type": "tool_use", "id": value["id"], "name": value["name"], "input": {}}
-            head = self._marker("call", value["thought_signature"]) if value.get("thought_signature") else b""
-            return self._close() + head + self._start(block, ("tool", value["index"]))
-        if kind == u.TOOL_ARGS:
-            if self.open != ("tool", value["index"]):
+            return self._close() + self._marker("text", event.signature)
+        if kind is ev.ToolStart:
+            block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
+            head = self._marker("call", event.thought_signature) if event.thought_signature else b""
+            return self._close() + head + self._start(block, ("tool", event.index))
+        if kind is ev.ToolArgs:
+            if self.open != ("tool", event.index):
                 return b""  # arguments of a call whose block already closed: Anthropic cannot reopen it
-            return self._delta({"type": "input_json_delta", "partial_json": value["delta"]})
-        if kind == u.BLOCK_END:
+            return self._delta({"type": "input_json_delta", "partial_json": event.delta})
+        if kind is ev.BlockEnd:
             return self._close()
-        if kind == u.STOP:
-            self.stop = value
-        elif kind == u.USAGE:
-            self.usage = value
-        elif kind == u.ERROR:
-            self.failed = True
-            return self._close() + render_stream_error(value)
         return b""
 
-    def close(self):
-        if self.failed or self.stop is None:
-            return b"", self.failed
-        usage = to_anthropic(self.usage or Usage())
-        delta = {"type": "message_delta", "delta": {"stop_reason": STOP_TO_WIRE[self.stop["reason"]],
-                                                     "stop_sequence": self.stop.get("stop_sequence")}, "usage": usage}
-        return self._close() + _event("message_delta", delta) + _event("message_stop", {"type": "message_stop"}), True
+    def render_failure(self, err):
+        return self._close() + render_stream_error(err)
+
+    def render_end(self):
+        stop = self.outcome.stop
+        usage = to_anthropic(self.outcome.usage or Usage())
+        delta = {"type": "message_delta", "delta": {"stop_reason": STOP_TO_WIRE[stop.reason],
+                                                     "stop_sequence": stop.stop_sequence}, "usage": usage}
+        return self._close() + _event("message_delta", delta) + _event("message_stop", {"type": "message_stop"})
 
     def _marker(self, kind, signature):
         """A thinking block of its own that carries Gemini's signature for a neighbouring block."""
@@ -365,13 +356,6 @@ def passthrough_request(body, upstream_model, stream, route=None):
     return out, True
 
 
-def relay_response(raw, alias):
-    data = orjson.loads(raw)
-    if isinstance(data, dict):
-        data["model"] = alias
-    return orjson.dumps(data), data
-
-
 def without_gemini_signatures(body):
     """The body without the thinking blocks that carry Gemini's signature (history from turns that
     went to a Gemini upstream): Anthropic would reject them. The input is not modified; a history
@@ -403,20 +387,14 @@ def response_usage(data):
     return from_anthropic(data.get("usage")), data.get("stop_reason")
 
 
-class StreamRelay:
+class StreamRelay(SSERelay):
     """Relays an Anthropic stream event by event. Only `message_start` (model swapped, usage read)
     and `message_delta` (usage, stop reason) are parsed; every other event goes out as it came."""
 
-    content_type = "text/event-stream"
-
     def __init__(self, alias, options=None):
-        self.decoder = SSEDecoder()
-        self.model_field = b'"model":' + orjson.dumps(alias)
-        self.usage = None
-        self.finish_reason = None
+        super().__init__(alias)
         self.done = False
         self.errored = False
-        self.chunks = 0
 
     def feed(self, chunk):
         return b"".join(self._event(ev) for ev in self.decoder.feed(chunk))
@@ -451,7 +429,6 @@ class StreamRelay:
         if reason:
             self.finish_reason = reason
 
-    final = None  # nothing to store for this style
 
     def fail(self, err):
         return render_stream_error(err)

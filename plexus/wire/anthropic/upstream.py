@@ -7,7 +7,7 @@ events into unified form."""
 import orjson
 
 from ...core.errors import UpstreamError
-from ...unified import types as u
+from ...unified import events as ev, types as u
 from ...unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
 from ...unified.usage import Usage, from_anthropic, to_anthropic
 from .tables import FORWARDED_HEADERS, STOP_FROM_WIRE, VERSION
@@ -210,34 +210,34 @@ class StreamParser:
     def _message_start(self, data):
         msg = data.get("message") or {}
         self.usage = from_anthropic(msg.get("usage")) or Usage()
-        return [(u.START, {"id": msg.get("id") or new_id("msg_"), "model": msg.get("model", ""), "usage": self.usage})]
+        return [ev.Start(msg.get("id") or new_id("msg_"), msg.get("model", ""), self.usage)]
 
     def _content_block_start(self, data):
         block = data.get("content_block") or {}
         self.block = block.get("type")
         if self.block == "tool_use":
             self.tools += 1
-            return [(u.TOOL_START, {"index": self.tools - 1, "id": block.get("id") or new_id("toolu_"), "name": block.get("name", "")})]
+            return [ev.ToolStart(self.tools - 1, block.get("id") or new_id("toolu_"), block.get("name", ""))]
         if self.block == "redacted_thinking":
-            return [(u.REDACTED, block.get("data", ""))]
+            return [ev.Redacted(block.get("data", ""))]
         if self.block == "text" and block.get("text"):
-            return [(u.TEXT, block["text"])]
+            return [ev.Text(block["text"])]
         return []
 
     def _content_block_delta(self, data):
         delta = data.get("delta") or {}
         kind = delta.get("type")
         if kind == "text_delta":
-            value = (u.TEXT, delta.get("text", ""))
+            value = ev.Text(delta.get("text", ""))
         elif kind == "thinking_delta":
-            value = (u.REASONING, delta.get("thinking", ""))
+            value = ev.Reasoning(delta.get("thinking", ""))
         elif kind == "signature_delta":
-            return [(u.SIGNATURE, delta.get("signature", ""))]
+            return [ev.Signature(delta.get("signature", ""))]
         elif kind == "input_json_delta":
-            value = (u.TOOL_ARGS, {"index": self.tools - 1, "delta": delta.get("partial_json", "")})
+            value = ev.ToolArgs(self.tools - 1, delta.get("partial_json", ""))
         else:
             return []
-        text = value[1]["delta"] if kind == "input_json_delta" else value[1]
+        text = value[-1]  # the text, thinking or arguments fragment
         if not text:
             return []
         self.output_chars += len(text)
@@ -245,26 +245,26 @@ class StreamParser:
 
     def _content_block_stop(self, data):
         self.block = None
-        return [(u.BLOCK_END, None)]
+        return [ev.BLOCK_END]
 
     def _message_delta(self, data):
         delta = data.get("delta") or {}
         out = []
         if delta.get("stop_reason") and not self.stopped:
             self.stopped = True
-            out.append((u.STOP, {"reason": STOP_FROM_WIRE.get(delta["stop_reason"], "stop"), "stop_sequence": delta.get("stop_sequence")}))
+            out.append(ev.Stop(STOP_FROM_WIRE.get(delta["stop_reason"], "stop"), delta.get("stop_sequence")))
         usage = data.get("usage")
         if isinstance(usage, dict):
             merged = from_anthropic({**_usage_dict(self.usage), **{k: v for k, v in usage.items() if v is not None}})
             self.usage = merged
-            out.append((u.USAGE, merged))
+            out.append(ev.UsageReport(merged))
         return out
 
     def _error(self, data):
         err = data.get("error") or {}
         status = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}.get(err.get("type"), 502)
-        return [(u.ERROR, UpstreamError(err.get("message") or "The upstream reported an error", status=status,
-                                        upstream_type=err.get("type")))]
+        return [ev.Failure(UpstreamError(err.get("message") or "The upstream reported an error", status=status,
+                                          upstream_type=err.get("type")))]
 
 
 def _usage_dict(usage):

@@ -13,7 +13,8 @@ import orjson
 
 from ...core.errors import InvalidRequest
 from ..sse import SSEDecoder
-from ...unified import types as u
+from ..stream import Renderer
+from ...unified import events as ev, types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
 from ...unified.usage import Usage, estimate_tokens, from_gemini
 from .schema import to_json_schema
@@ -343,67 +344,53 @@ class _Framing:
         return self.element(body) + self.end()
 
 
-class StreamRenderer:
+class StreamRenderer(Renderer):
     """Unified events -> Gemini chunks, each a GenerateContentResponse holding only the new parts.
     A function call goes out whole once its arguments are complete; finishReason and usage come
     in the last chunk."""
 
-    final = None  # nothing to store for this style
-
     def __init__(self, alias, request):
+        super().__init__()
         self.alias = alias
         self.framing = _Framing((request or {}).get("stream_format", "sse") != "json_array")
         self.id = new_id("plexus_")
         self.call = None  # the function call being gathered
-        self.stop = None
-        self.usage = None
-        self.failed = False
 
-    def feed(self, event):
-        kind, value = event
-        if kind == u.START:
-            self.id = value["id"] or self.id
-            self.usage = value.get("usage") or self.usage
+    def render(self, event):
+        kind = type(event)
+        if kind is ev.Start:
+            self.id = event.id or self.id
             return b""
-        if kind == u.TEXT:
-            return self._flush() + self._chunk([{"text": value}])
-        if kind == u.REASONING:
-            return self._flush() + self._chunk([{"text": value, "thought": True}])
-        if kind == u.THOUGHT_SIGNATURE:
-            part = {"text": "", "thoughtSignature": value["signature"]}
-            if value["on"] == "reasoning":
+        if kind is ev.Text:
+            return self._flush() + self._chunk([{"text": event.text}])
+        if kind is ev.Reasoning:
+            return self._flush() + self._chunk([{"text": event.text, "thought": True}])
+        if kind is ev.ThoughtSignature:
+            part = {"text": "", "thoughtSignature": event.signature}
+            if event.on == "reasoning":
                 part["thought"] = True
             return self._flush() + self._chunk([part])
-        if kind == u.TOOL_START:
+        if kind is ev.ToolStart:
             out = self._flush()
-            self.call = {"index": value["index"], "id": value["id"], "name": value["name"], "args": [],
-                         "signature": value.get("thought_signature")}
+            self.call = {"index": event.index, "id": event.id, "name": event.name, "args": [],
+                         "signature": event.thought_signature}
             return out
-        if kind == u.TOOL_ARGS:
-            if self.call and self.call["index"] == value["index"]:
-                self.call["args"].append(value["delta"])
+        if kind is ev.ToolArgs:
+            if self.call and self.call["index"] == event.index:
+                self.call["args"].append(event.delta)
             return b""
-        if kind == u.BLOCK_END:
+        if kind is ev.BlockEnd:
             return self._flush()
-        if kind == u.STOP:
-            self.stop = value
-        elif kind == u.USAGE:
-            self.usage = value
-        elif kind == u.ERROR:
-            self.failed = True
-            self.call = None
-            return self.framing.error(value)
         return b""
 
-    def close(self):
-        if self.failed or self.stop is None:
-            return b"", self.failed
-        parts = self._call_parts() or [{"text": ""}]
-        last = self._chunk(parts, FINISH_TO_WIRE[self.stop["reason"]], to_gemini_usage(self.usage or Usage()))
-        return last + self.framing.end(), True
+    def render_failure(self, err):
+        self.call = None
+        return self.framing.error(err)
 
-    def fail(self, err):
-        return self.feed((u.ERROR, err))
+    def render_end(self):
+        parts = self._call_parts() or [{"text": ""}]
+        last = self._chunk(parts, FINISH_TO_WIRE[self.outcome.stop.reason], to_gemini_usage(self.outcome.usage or Usage()))
+        return last + self.framing.end()
 
     @property
     def content_type(self):

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import orjson
 
 from ...core.errors import InvalidRequest, UpstreamError
-from ...unified import types as u
+from ...unified import events as ev, types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
 from ...unified.usage import from_gemini
 from .schema import sanitize
@@ -314,14 +314,13 @@ class StreamParser:
         if not isinstance(chunk, dict):
             return []
         if "error" in chunk:
-            return [(u.ERROR, _stream_error(chunk["error"]))]
+            return [ev.Failure(_stream_error(chunk["error"]))]
         out = []
         if chunk.get("usageMetadata"):
             self.usage = from_gemini(chunk["usageMetadata"])
         if not self.started:  # the first chunk's usage already holds the prompt count
             self.started = True
-            out.append((u.START, {"id": chunk.get("responseId") or new_id("gemini_"),
-                                  "model": chunk.get("modelVersion", ""), "usage": self.usage}))
+            out.append(ev.Start(chunk.get("responseId") or new_id("gemini_"), chunk.get("modelVersion", ""), self.usage))
         candidate = _candidate(chunk)
         for part in ((candidate.get("content") or {}).get("parts") or ()):
             if isinstance(part, dict):
@@ -330,21 +329,19 @@ class StreamParser:
         blocked = not chunk.get("candidates") and (chunk.get("promptFeedback") or {}).get("blockReason")
         if (reason or blocked) and not self.stopped:
             self.stopped = True
-            out.append((u.STOP, {"reason": _finish(chunk, candidate, self.tools), "stop_sequence": None}))
+            out.append(ev.Stop(_finish(chunk, candidate, self.tools)))
         if chunk.get("usageMetadata"):
-            out.append((u.USAGE, self.usage))
+            out.append(ev.UsageReport(self.usage))
         return out
 
     def _part(self, part, out):
         signature = part.get("thoughtSignature")
         if "functionCall" in part:
             fc = part["functionCall"] or {}
-            start = {"index": self.tools, "id": fc.get("id") or f"gemini_call_{self.tools}", "name": fc.get("name", "")}
-            if signature:
-                start["thought_signature"] = signature
+            start = ev.ToolStart(self.tools, fc.get("id") or f"gemini_call_{self.tools}", fc.get("name", ""), signature or None)
             args = arguments_string(fc.get("args"))
             self.output_chars += len(args)
-            out += [(u.TOOL_START, start), (u.TOOL_ARGS, {"index": self.tools, "delta": args}), (u.BLOCK_END, None)]
+            out += [start, ev.ToolArgs(self.tools, args), ev.BLOCK_END]
             self.tools += 1
             self.block = None
             return
@@ -354,13 +351,13 @@ class StreamParser:
         kind = "reasoning" if part.get("thought") else "text"
         if text:
             if self.block and self.block != kind:
-                out.append((u.BLOCK_END, None))
+                out.append(ev.BLOCK_END)
             self.output_chars += len(text)
-            out.append((u.REASONING if kind == "reasoning" else u.TEXT, text))
+            out.append(ev.Reasoning(text) if kind == "reasoning" else ev.Text(text))
             self.block = kind
         if signature:
             on = kind if text or self.block == kind else "text"
-            out.append((u.THOUGHT_SIGNATURE, {"signature": signature, "on": on}))
+            out.append(ev.ThoughtSignature(signature, on))
             self.block = None  # a signature closes its part: what follows is a new one
 
 

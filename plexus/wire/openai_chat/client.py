@@ -8,9 +8,11 @@ import time
 import orjson
 
 from ...core.errors import InvalidRequest
+from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import SSEDecoder, encode
-from ...unified import types as u
-from ...unified.convert import image_from_url, new_id
+from ..stream import Renderer
+from ...unified import events as ev, types as u
+from ...unified.convert import function_tool, image_from_url, new_id
 from ...unified.usage import from_openai, to_openai
 from .tables import FINISH_TO_WIRE
 
@@ -33,13 +35,20 @@ ERROR_TYPES = {
 ERROR_CODES = {"authentication": "invalid_api_key", "rate_limit": "rate_limit_exceeded"}
 
 
-def check_request(body, route=None):
-    """Reject what no upstream would accept, with OpenAI's wording of the problem."""
+def require_model(body):
+    """The `model` of a body that must be a JSON object naming one (OpenAI's wording, shared by the
+    Responses API)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
+    return model
+
+
+def check_request(body, route=None):
+    """Reject what no upstream would accept, with OpenAI's wording of the problem."""
+    model = require_model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
@@ -206,9 +215,7 @@ def _parse_tool(t, i):
     fn = t.get("function") if isinstance(t, dict) else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
         raise InvalidRequest(f"tools[{i}] must be a function tool with a name", param=f"tools.[{i}]")
-    params = fn.get("parameters")
-    return {"name": fn["name"], "description": fn.get("description"),
-            "parameters": params if isinstance(params, dict) else {"type": "object", "properties": {}}}
+    return function_tool(fn["name"], fn.get("description"), fn.get("parameters"))
 
 
 def _parse_tool_choice(choice):
@@ -273,64 +280,58 @@ def _chat_id(upstream_id):
     return upstream_id if upstream_id.startswith("chatcmpl-") else "chatcmpl-" + upstream_id.split("_", 1)[-1]
 
 
-class StreamRenderer:
+class StreamRenderer(Renderer):
     """Unified stream events -> `chat.completion.chunk` SSE bytes, ending with `[DONE]`."""
 
-    content_type = "text/event-stream"
-    final = None  # nothing to store for this style
-
     def __init__(self, alias, request):
+        super().__init__()
         self.alias = alias
         self.include_usage = request["stream_usage"]
         self.created = int(time.time())
         self.id = None
         self.tool_index = {}  # unified tool index -> OpenAI tool_calls index
-        self.usage = None
-        self.finished = False
-        self.failed = False
+        self.finished = False  # the chunk with finish_reason went out
 
-    def feed(self, event):
-        kind, value = event
-        if kind == u.START:
-            self.id = _chat_id(value["id"])
+    def render(self, event):
+        kind = type(event)
+        if kind is ev.Start:
+            self.id = _chat_id(event.id)
             return self._chunk({"role": "assistant", "content": ""})
-        if kind == u.TEXT:
-            return self._chunk({"content": value})
-        if kind == u.REASONING:
-            return self._chunk({"reasoning_content": value})
-        if kind == u.SIGNATURE:
-            return self._chunk({"reasoning_details": [{"type": "reasoning.text", "text": "", "signature": value,
+        if kind is ev.Text:
+            return self._chunk({"content": event.text})
+        if kind is ev.Reasoning:
+            return self._chunk({"reasoning_content": event.text})
+        if kind is ev.Signature:
+            return self._chunk({"reasoning_details": [{"type": "reasoning.text", "text": "", "signature": event.signature,
                                                        "format": SIGNED_FORMAT, "index": 0}]})
-        if kind == u.TOOL_START:
-            i = self.tool_index.setdefault(value["index"], len(self.tool_index))
-            call = {"index": i, "id": value["id"], "type": "function", "function": {"name": value["name"], "arguments": ""}}
-            if value.get("thought_signature"):
-                call["extra_content"] = _google_extra(value["thought_signature"])
+        if kind is ev.ToolStart:
+            i = self.tool_index.setdefault(event.index, len(self.tool_index))
+            call = {"index": i, "id": event.id, "type": "function", "function": {"name": event.name, "arguments": ""}}
+            if event.thought_signature:
+                call["extra_content"] = _google_extra(event.thought_signature)
             return self._chunk({"tool_calls": [call]})
-        if kind == u.THOUGHT_SIGNATURE:  # only a text signature has a place in this format
-            return self._chunk({"extra_content": _google_extra(value["signature"])}) if value["on"] == "text" else b""
-        if kind == u.TOOL_ARGS:
-            i = self.tool_index.get(value["index"], value["index"])
-            return self._chunk({"tool_calls": [{"index": i, "function": {"arguments": value["delta"]}}]})
-        if kind == u.STOP and not self.finished:
-            self.finished = True
-            return self._chunk({}, FINISH_TO_WIRE[value["reason"]])
-        if kind == u.USAGE:
-            self.usage = value
-        elif kind == u.ERROR:
-            self.failed = True
-            return render_stream_error(value)
+        if kind is ev.ThoughtSignature:  # only a text signature has a place in this format
+            return self._chunk({"extra_content": _google_extra(event.signature)}) if event.on == "text" else b""
+        if kind is ev.ToolArgs:
+            i = self.tool_index.get(event.index, event.index)
+            return self._chunk({"tool_calls": [{"index": i, "function": {"arguments": event.delta}}]})
         return b""
 
-    def close(self):
-        """(tail bytes, complete): the usage chunk if asked for, then `[DONE]`; nothing after an error
-        or when the upstream never finished (the caller then ends the stream with an error)."""
-        if self.failed or not self.finished:
-            return b"", self.failed
+    def render_stop(self, stop):
+        if self.finished:
+            return b""
+        self.finished = True
+        return self._chunk({}, FINISH_TO_WIRE[stop.reason])
+
+    def render_failure(self, err):
+        return render_stream_error(err)
+
+    def render_end(self):
+        """The usage chunk if asked for (and reported), then `[DONE]`."""
         tail = b""
-        if self.include_usage and self.usage is not None:
+        if self.include_usage and self.outcome.reported is not None:
             tail = self._usage_chunk()
-        return tail + encode(b"[DONE]"), True
+        return tail + encode(b"[DONE]")
 
     def _chunk(self, delta, finish_reason=None):
         chunk = {"id": self.id or "chatcmpl-" + new_id(""), "object": "chat.completion.chunk", "created": self.created,
@@ -341,7 +342,7 @@ class StreamRenderer:
 
     def _usage_chunk(self):
         chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.alias,
-                 "choices": [], "usage": to_openai(self.usage)}
+                 "choices": [], "usage": to_openai(self.outcome.reported)}
         return encode(orjson.dumps(chunk))
 
 
@@ -366,15 +367,6 @@ def passthrough_request(body, upstream_model, stream, route=None):
     return out, client_wants_usage
 
 
-def relay_response(raw, alias):
-    """A non-streamed upstream answer as the client gets it: `model` set to the alias asked for.
-    Returns (bytes, response dict)."""
-    data = orjson.loads(raw)
-    if isinstance(data, dict):
-        data["model"] = alias
-    return orjson.dumps(data), data
-
-
 def response_usage(data):
     """(Usage, finish reason) of a non-streamed answer, for the usage record."""
     choices = data.get("choices")
@@ -382,20 +374,14 @@ def response_usage(data):
     return from_openai(data.get("usage")), first.get("finish_reason")
 
 
-class StreamRelay:
+class StreamRelay(SSERelay):
     """Relays an OpenAI-compatible SSE stream: each event goes out as it arrives, with `model` set to
     the alias; only events that mention usage are parsed. Ends the client's stream with `[DONE]`."""
 
-    content_type = "text/event-stream"
-
     def __init__(self, alias, client_wants_usage):
-        self.decoder = SSEDecoder()
-        self.model_field = b'"model":' + orjson.dumps(alias)
+        super().__init__(alias)  # chunks: OpenAI-style streams send about one token per event
         self.client_wants_usage = client_wants_usage
-        self.usage = None
-        self.finish_reason = None
         self.done = False
-        self.chunks = 0  # events relayed: OpenAI-style streams send about one token per event
 
     def feed(self, chunk):
         out = []
@@ -427,7 +413,6 @@ class StreamRelay:
         self.chunks += 1
         return _MODEL.sub(self.model_field, data, count=1)
 
-    final = None  # nothing to store for this style
 
     def fail(self, err):
         return render_stream_error(err)

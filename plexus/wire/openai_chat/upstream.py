@@ -9,7 +9,7 @@ import orjson
 from ...core.errors import UpstreamError
 from ..quirks import ThinkSplitter, split_think
 
-from ...unified import types as u
+from ...unified import events as ev, types as u
 from ...unified.convert import image_to_url, new_id
 from ...unified.usage import from_openai
 from .tables import FINISH_FROM_WIRE
@@ -156,17 +156,17 @@ class StreamParser:
         if not isinstance(chunk, dict):
             return []
         if "error" in chunk:
-            return [(u.ERROR, _stream_error(chunk["error"]))]
+            return [ev.Failure(_stream_error(chunk["error"]))]
         out = []
         if not self.started:
             self.started = True
-            out.append((u.START, {"id": chunk.get("id") or new_id("chatcmpl-"), "model": chunk.get("model", ""), "usage": None}))
+            out.append(ev.Start(chunk.get("id") or new_id("chatcmpl-"), chunk.get("model", "")))
         for choice in chunk.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 self._choice(choice, out)
         if chunk.get("usage"):
             self.usage = from_openai(chunk["usage"])
-            out.append((u.USAGE, self.usage))
+            out.append(ev.UsageReport(self.usage))
         return out
 
     def _choice(self, choice, out):
@@ -174,7 +174,7 @@ class StreamParser:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             self.output_chars += len(reasoning)
-            out.append((u.REASONING, reasoning))
+            out.append(ev.Reasoning(reasoning))
         text = delta.get("content")
         if isinstance(text, str) and text:
             self.output_chars += len(text)
@@ -189,13 +189,13 @@ class StreamParser:
             reason = FINISH_FROM_WIRE.get(reason, "stop")
             if reason == "stop" and self.tools:
                 reason = "tool_calls"
-            out.append((u.STOP, {"reason": reason, "stop_sequence": None}))
+            out.append(ev.Stop(reason))
 
     @staticmethod
     def _text(pieces, out):
         for is_reasoning, piece in pieces:
             if piece:
-                out.append((u.REASONING if is_reasoning else u.TEXT, piece))
+                out.append(ev.Reasoning(piece) if is_reasoning else ev.Text(piece))
 
     def _tool_call(self, call, out):
         index = call.get("index", 0)
@@ -207,11 +207,11 @@ class StreamParser:
                 self.pending.setdefault(index, []).append(args)
                 return
             n = self.tools[index] = len(self.tools)
-            out.append((u.TOOL_START, {"index": n, "id": call.get("id") or new_id("call_"), "name": name}))
+            out.append(ev.ToolStart(n, call.get("id") or new_id("call_"), name))
             args = "".join(self.pending.pop(index, ())) + args
         if args:
             self.output_chars += len(args)
-            out.append((u.TOOL_ARGS, {"index": self.tools[index], "delta": args}))
+            out.append(ev.ToolArgs(self.tools[index], args))
 
 
 def _stream_error(err):

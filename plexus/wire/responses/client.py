@@ -9,9 +9,11 @@ import orjson
 
 from ...core.errors import InvalidRequest, NotFound
 from .upstream import output_parts
+from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import SSEDecoder, encode
-from ...unified import types as u
-from ...unified.convert import new_id
+from ..stream import Renderer
+from ...unified import events as ev, types as u
+from ...unified.convert import function_tool, new_id
 from ...unified.usage import Usage, from_responses
 from ..openai_chat import client as openai_chat
 from .tables import INCOMPLETE_TO_WIRE
@@ -28,11 +30,7 @@ ECHO = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", 
 
 
 def check_request(body, route=None):
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
+    model = openai_chat.require_model(body)
     items = body.get("input")
     if not isinstance(items, (str, list)) or not items:
         raise InvalidRequest("'input' is required: a string or a non-empty array of items", param="input")
@@ -181,9 +179,7 @@ def _parse_tool(t, i):
         kind = t.get("type") if isinstance(t, dict) else None
         raise InvalidRequest(f"tools[{i}]: only function tools can be translated for this model's provider (got '{kind}')",
                              param=f"tools[{i}]")
-    params = t.get("parameters")
-    return {"name": t["name"], "description": t.get("description"),
-            "parameters": params if isinstance(params, dict) else {"type": "object", "properties": {}}}
+    return function_tool(t["name"], t.get("description"), t.get("parameters"))
 
 
 def _parse_tool_choice(choice):
@@ -262,16 +258,15 @@ def _response_id(upstream_id):
     return upstream_id if upstream_id.startswith("resp_") else new_id("resp_")
 
 
-class StreamRenderer:
+class StreamRenderer(Renderer):
     """Unified events -> the Responses event sequence: `response.created`, `response.in_progress`,
     then per output item `output_item.added` ... `output_item.done` (message items with their content
     part, function calls with argument deltas, reasoning with a summary part), then
     `response.completed` / `response.incomplete`, or `response.failed` on an error. Every event has
     a strictly increasing `sequence_number`."""
 
-    content_type = "text/event-stream"
-
     def __init__(self, alias, request):
+        super().__init__()
         self.alias = alias
         self.request = request
         self.seq = -1
@@ -280,49 +275,41 @@ class StreamRenderer:
         self.output = []  # finished items, for the terminal event
         self.item = None  # the open item
         self.text = ""  # the open item's text or arguments so far
-        self.stop = None
-        self.usage = None
-        self.failed = False
         self.final = None  # the terminal response object, once sent
 
-    def feed(self, event):
-        kind, value = event
-        if kind == u.START:
-            self.id = _response_id(value["id"])
+    def render(self, event):
+        kind = type(event)
+        if kind is ev.Start:
+            self.id = _response_id(event.id)
             shell = self._shell("in_progress")
             return self._emit("response.created", response=shell) + self._emit("response.in_progress", response=shell)
-        if kind == u.TEXT:
-            return self._open("message") + self._text_delta("response.output_text.delta", value, content_index=0, logprobs=[])
-        if kind == u.REASONING:
-            return self._open("reasoning") + self._text_delta("response.reasoning_summary_text.delta", value, summary_index=0)
-        if kind == u.TOOL_START:
-            item = _call_item(new_id("fc_"), value["id"], value["name"], "", "in_progress")
-            return self._close() + self._add(item, tool=value["index"])
-        if kind == u.TOOL_ARGS:
-            if self.item is None or self.item.get("_tool") != value["index"]:
+        if kind is ev.Text:
+            return self._open("message") + self._text_delta("response.output_text.delta", event.text, content_index=0, logprobs=[])
+        if kind is ev.Reasoning:
+            return self._open("reasoning") + self._text_delta("response.reasoning_summary_text.delta", event.text, summary_index=0)
+        if kind is ev.ToolStart:
+            item = _call_item(new_id("fc_"), event.id, event.name, "", "in_progress")
+            return self._close() + self._add(item, tool=event.index)
+        if kind is ev.ToolArgs:
+            if self.item is None or self.item.get("_tool") != event.index:
                 return b""
-            return self._text_delta("response.function_call_arguments.delta", value["delta"])
-        if kind == u.BLOCK_END:
+            return self._text_delta("response.function_call_arguments.delta", event.delta)
+        if kind is ev.BlockEnd:
             return self._close()
-        if kind == u.STOP:
-            self.stop = value["reason"]
-        elif kind == u.USAGE:
-            self.usage = value
-        elif kind == u.ERROR:
-            self.failed = True
-            failed = self._shell("failed")
-            failed["error"] = {"code": "server_error" if value.status >= 500 else "invalid_prompt", "message": value.message}
-            self.final = failed
-            return self._close() + self._emit("response.failed", response=failed)
         return b""
 
-    def close(self):
-        if self.failed or self.stop is None:
-            return b"", self.failed
+    def render_failure(self, err):
+        failed = self._shell("failed")
+        failed["error"] = {"code": "server_error" if err.status >= 500 else "invalid_prompt", "message": err.message}
+        self.final = failed
+        return self._close() + self._emit("response.failed", response=failed)
+
+    def render_end(self):
         tail = self._close()
-        self.final = _response(self.id, self.alias, self.request, self.output, self.stop, self.usage or Usage(), self.created)
+        usage = self.outcome.reported or Usage()
+        self.final = _response(self.id, self.alias, self.request, self.output, self.outcome.stop.reason, usage, self.created)
         name = "response.incomplete" if self.final["status"] == "incomplete" else "response.completed"
-        return tail + self._emit(name, response=self.final), True
+        return tail + self._emit(name, response=self.final)
 
     def _shell(self, status):
         return _response(self.id, self.alias, self.request, list(self.output), "stop", None, self.created, status)
@@ -394,30 +381,17 @@ def passthrough_request(body, upstream_model, stream, route=None):
     return out, None
 
 
-def relay_response(raw, alias):
-    data = orjson.loads(raw)
-    if isinstance(data, dict):
-        data["model"] = alias
-    return orjson.dumps(data), data
-
-
 def response_usage(data):
     return from_responses(data.get("usage")), data.get("status")
 
 
-class StreamRelay:
+class StreamRelay(SSERelay):
     """Relays a Responses stream event by event; lifecycle events get the alias as `model`, and the
     terminal event is parsed for usage and kept (as `final`) for the conversation store."""
 
-    content_type = "text/event-stream"
-
     def __init__(self, alias, options=None):
-        self.decoder = SSEDecoder()
-        self.model_field = b'"model":' + orjson.dumps(alias)
-        self.usage = None
-        self.finish_reason = None
+        super().__init__(alias)
         self.final = None
-        self.chunks = 0
         self.events = 0
 
     def feed(self, chunk):

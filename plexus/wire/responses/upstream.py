@@ -7,7 +7,7 @@ import orjson
 
 from ...core.errors import UpstreamError
 from ..openai_chat import upstream as chat
-from ...unified import types as u
+from ...unified import events as ev, types as u
 from ...unified.convert import image_to_url, new_id
 from ...unified.usage import from_responses
 from .tables import INCOMPLETE_FROM_WIRE
@@ -162,7 +162,7 @@ class StreamParser:
 
     def _created(self, data):
         resp = data.get("response") or {}
-        return [(u.START, {"id": resp.get("id") or new_id("resp_"), "model": resp.get("model", ""), "usage": None})]
+        return [ev.Start(resp.get("id") or new_id("resp_"), resp.get("model", ""))]
 
     def _item_added(self, data):
         item = data.get("item") or {}
@@ -170,47 +170,47 @@ class StreamParser:
             return []
         self.saw_tool = True
         n = self.tools.setdefault(item.get("id") or item.get("call_id"), len(self.tools))
-        return [(u.TOOL_START, {"index": n, "id": item.get("call_id") or new_id("call_"), "name": item.get("name", "")})]
+        return [ev.ToolStart(n, item.get("call_id") or new_id("call_"), item.get("name", ""))]
 
     def _text(self, data):
-        return self._chars(u.TEXT, data.get("delta") or "")
+        return self._chars(ev.Text, data.get("delta") or "")
 
     def _reasoning(self, data):
-        return self._chars(u.REASONING, data.get("delta") or "")
+        return self._chars(ev.Reasoning, data.get("delta") or "")
 
     def _args(self, data):
         n = self.tools.get(data.get("item_id"))
         if n is None or not data.get("delta"):
             return []
         self.output_chars += len(data["delta"])
-        return [(u.TOOL_ARGS, {"index": n, "delta": data["delta"]})]
+        return [ev.ToolArgs(n, data["delta"])]
 
     def _item_done(self, data):
-        return [(u.BLOCK_END, None)]
+        return [ev.BLOCK_END]
 
     def _finished(self, data):
         resp = data.get("response") or {}
         out = []
         if resp.get("status") == "failed":
             err = resp.get("error") or {}
-            return [(u.ERROR, UpstreamError(err.get("message") or "The upstream response failed", status=502,
-                                            code=err.get("code")))]
+            return [ev.Failure(UpstreamError(err.get("message") or "The upstream response failed", status=502,
+                                              code=err.get("code")))]
         content = [{"type": "tool_call"}] if self.saw_tool else []
-        out.append((u.STOP, {"reason": _stop(resp, content), "stop_sequence": None}))
+        out.append(ev.Stop(_stop(resp, content)))
         self.usage = from_responses(resp.get("usage"))
         if self.usage is not None:
-            out.append((u.USAGE, self.usage))
+            out.append(ev.UsageReport(self.usage))
         return out
 
     def _error(self, data):
-        return [(u.ERROR, UpstreamError(data.get("message") or "The upstream reported an error", status=502,
-                                        code=data.get("code")))]
+        return [ev.Failure(UpstreamError(data.get("message") or "The upstream reported an error", status=502,
+                                          code=data.get("code")))]
 
     def _chars(self, kind, text):
         if not text:
             return []
         self.output_chars += len(text)
-        return [(kind, text)]
+        return [kind(text)]
 
     HANDLERS = {
         "response.created": _created,
