@@ -142,7 +142,8 @@ class Captures:
             body = call.peek_body()  # kept, so the pipeline's own read gets the same bytes
         except Exception:  # too large, or the client went away: the pipeline reports it
             body = b""
-        return Exchange(self, self.settings, config, call.method, call.url, dict(call.headers), body)
+        url, headers = call.client_request()
+        return Exchange(self, self.settings, config, call.method, url, headers, body)
 
     def submit(self, exchange):
         if not self._started:  # an app made without background threads (tests) starts it when needed

@@ -38,8 +38,8 @@ class Call:
     source_ip: str | None = None
     method: str = "POST"  # for logs and capture
     path: str = ""
-    url: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)  # all of the client's, for capture only
+    client_request: Callable[[], tuple[str, dict]] = lambda: ("", {})  # (url, all headers): for capture only,
+    #   built only when asked
     watch_client: Callable[[Any], Any] = _no_watch  # (upstream) -> a hang-up watcher with stop() and client_gone
     # learned along the pipeline
     alias: str | None = None

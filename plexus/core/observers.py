@@ -66,6 +66,8 @@ class Fanout:
 
 def observers_for(factories: list, call: Call, config: Any) -> Observer | None:
     """The call's observer (one, or a fan-out of several), or None when nobody watches."""
+    if len(factories) == 1:
+        return factories[0](call, config)
     found = [o for o in (f(call, config) for f in factories) if o is not None]
     if not found:
         return None

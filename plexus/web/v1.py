@@ -77,7 +77,7 @@ def new_call(style, operation, route_args):
     return Call(style, operation, g.request_id, client_token(), read_body, content_type=request.mimetype,
                 body_size=request.content_length or 0, route_args=route_args, query=request.args,
                 client_headers=forwarded_headers(), source_ip=request.remote_addr, method=request.method,
-                path=request.path, url=request.url, headers=request.headers,
+                path=request.path, client_request=lambda: (request.url, dict(request.headers)),
                 watch_client=lambda upstream: ClientWatcher(environ, upstream))
 
 
