@@ -172,6 +172,13 @@ def test_filters_and_paging(app, client):
     assert records(app, client, "until=2025-01-15T12:00:01")["total"] == 3  # no zone: UTC
 
 
+def test_filter_by_request_id(app, client):
+    seed(app, {"request_id": "req-one", "alias": "a"}, {"request_id": "req-two", "alias": "b"}, {"alias": "c"})
+    body = records(app, client, "request_id=req-two")
+    assert body["total"] == 1 and body["data"][0]["alias"] == "b"
+    assert records(app, client, "request_id=req-none")["total"] == 0
+
+
 @pytest.mark.parametrize(
     "query, needle",
     [("limit=0", "limit"), ("limit=5000", "limit"), ("offset=-1", "offset"), ("since=yesterday", "since"),

@@ -22,6 +22,7 @@ class Filters:
     model: str | None = None
     status: int | str | None = None  # an HTTP status or "cancelled"
     api_style: str | None = None
+    request_id: str | None = None
 
     def is_empty(self):
         return all(getattr(self, f.name) is None for f in fields(self))
@@ -45,6 +46,7 @@ def parse_filters(args):
         model=args.get("model") or None,
         status=_status(args.get("status")),
         api_style=api_style,
+        request_id=args.get("request_id") or None,
     )
 
 

@@ -34,6 +34,7 @@ _CONDITIONS = {
     "model": "model = :model",
     "status": "status = :status",
     "api_style": "api_style = :api_style",
+    "request_id": "request_id = :request_id",
 }
 _BOOLEANS = ("streamed", "fast_path", "estimated")
 
