@@ -57,12 +57,20 @@ class StreamError(Exception):
 # ---- the four client styles: request body, where it goes, and how to read the answer -------------
 
 
-class Chat:
+class Style:
+    """What differs between the client styles; OpenAI's bearer-token defaults."""
+
+    PATH = ""
+
     def url(self, alias, stream):
-        return "/v1/chat/completions"
+        return self.PATH
 
     def headers(self, key):
         return {"Authorization": f"Bearer {key}"}
+
+
+class Chat(Style):
+    PATH = "/v1/chat/completions"
 
     def body(self, payload, alias, stream, tool, image):
         payload["model"] = alias
@@ -115,9 +123,8 @@ class ChatStream:
         return self.tokens
 
 
-class Messages:
-    def url(self, alias, stream):
-        return "/v1/messages"
+class Messages(Style):
+    PATH = "/v1/messages"
 
     def headers(self, key):
         return {"x-api-key": key, "anthropic-version": "2023-06-01"}
@@ -178,12 +185,8 @@ class MessagesStream:
         return _anthropic_tokens(self.usage) if self.usage else None
 
 
-class Responses:
-    def url(self, alias, stream):
-        return "/v1/responses"
-
-    def headers(self, key):
-        return {"Authorization": f"Bearer {key}"}
+class Responses(Style):
+    PATH = "/v1/responses"
 
     def body(self, payload, alias, stream, tool, image):
         payload["model"] = alias
@@ -229,7 +232,7 @@ class ResponsesStream:
         return self.tokens
 
 
-class Gemini:
+class Gemini(Style):
     def url(self, alias, stream):
         return f"/v1beta/models/{alias}:" + ("streamGenerateContent?alt=sse" if stream else "generateContent")
 
