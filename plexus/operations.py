@@ -10,7 +10,8 @@ import time
 from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from . import capture, config_edit, logs
+from . import capture, logs
+from .config import edit as config_edit
 from .config import ConfigError
 from .management import error_response, json_response, presented_key, require_admin_key
 

@@ -1,4 +1,4 @@
-"""plexus.config_edit: round-trip edits keep comments, order and ${ENV} references; saves are
+"""plexus.config.edit: round-trip edits keep comments, order and ${ENV} references; saves are
 validated, atomic, backed up, and refused when the file moved since it was read."""
 
 import os
@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from plexus import config_edit
+from plexus.config import edit as config_edit
 from plexus.config import ConfigError
-from plexus.config_edit import Conflict, flow_map
+from plexus.config.edit import Conflict, flow_map
 
 TEXT = textwrap.dedent("""\
     # top comment

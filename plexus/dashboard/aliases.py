@@ -10,7 +10,7 @@ from flask import abort, request
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..config import SELECTORS
-from ..config_edit import flow_map, flow_seq, rename_key, section, set_value
+from ..config.edit import flow_map, flow_seq, rename_key, section, set_value
 from .core import back_to, bp, gateway, is_htmx, render
 from .forms import FormError, document, place, save
 from .providers import plain

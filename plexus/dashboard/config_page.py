@@ -7,7 +7,7 @@ in their place, and saving puts the file's value back wherever the placeholder s
 
 from flask import request
 
-from .. import config_edit
+from ..config import edit as config_edit
 from ..config import ConfigError
 from .core import bp, config_path, gateway, render
 

@@ -2,7 +2,7 @@
 
 import re
 
-from .. import config_edit
+from ..config import edit as config_edit
 from ..config import ConfigError
 from .core import config_path, gateway
 

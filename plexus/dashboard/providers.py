@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from .. import quirks
 from ..config import PROVIDER_TYPES
-from ..config_edit import flow_map, is_reference, mask, rename_key, section, set_value
+from ..config.edit import flow_map, is_reference, mask, rename_key, section, set_value
 from ..errors import GatewayError
 from ..providers import REGISTRY
 from ..unified.types import new_request

@@ -27,7 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from .config import ConfigError, file_stamp, parse_config
+from .load import ConfigError, file_stamp, parse_config
 
 
 class Conflict(Exception):
