@@ -1,10 +1,11 @@
 """The dashboard: server-rendered pages (Jinja + htmx) to watch the gateway and change its config.
 
 One blueprint, `bp`, at the site root; each area (overview, logs, providers, aliases, keys, raw
-config) is a module of views on it. A plain request gets the full page, an htmx request the
-fragment the page is built from (`_name.html`), with `Vary: HX-Request`."""
+config) is a module of views on it, declaring the nav section its pages highlight. A plain request
+gets the full page, an htmx request the fragment the page is built from (`_name.html`), with
+`Vary: HX-Request`. `security.py` owns the session, CSRF and login checks."""
 
-from . import aliases, auth, config_page, core, keys, logs, overview, providers
+from . import aliases, config_page, core, keys, login, logs, overview, providers
 
 bp = core.bp
-AREAS = (auth, overview, logs, providers, aliases, keys, config_page)  # each adds its views to bp
+AREAS = (login, overview, logs, providers, aliases, keys, config_page)  # each adds its views to bp

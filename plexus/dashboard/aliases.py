@@ -11,9 +11,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..config import SELECTORS
 from ..config.edit import flow_map, flow_seq, rename_key, section, set_value
-from .core import back_to, bp, gateway, is_htmx, render
+from .core import Pages, back_to, gateway, is_htmx, render
 from .forms import FormError, document, place, save
 from .providers import plain
+
+pages = Pages("aliases")
 
 NAME = re.compile(r"^\S+$")
 SELECTOR_LABELS = {"random": "random — weighted by each target's weight", "in_order": "in order — the first that works"}
@@ -42,7 +44,7 @@ def list_page(status=200, **extra):
                   editable=version is not None, **extra)
 
 
-@bp.get("/models")
+@pages.get("/models")
 def aliases():
     """Every alias with its selector and targets."""
     return list_page()
@@ -225,19 +227,19 @@ def submit(original):
     return back_to("dashboard.aliases", message)
 
 
-@bp.get("/models/new")
+@pages.get("/models/new")
 def new_alias():
     """An empty alias form."""
     _, version = document()
     return form_page(form_from_spec(None, {}), None, version)
 
 
-@bp.post("/models/new")
+@pages.post("/models/new")
 def create_alias():
     return submit(None)
 
 
-@bp.get("/models/<name>/edit")
+@pages.get("/models/<name>/edit")
 def edit_alias(name):
     """The form for one alias."""
     doc, version = document()
@@ -247,12 +249,12 @@ def edit_alias(name):
     return form_page(form_from_spec(name, spec), name, version)
 
 
-@bp.post("/models/<name>/edit")
+@pages.post("/models/<name>/edit")
 def update_alias(name):
     return submit(name)
 
 
-@bp.post("/models/<name>/delete")
+@pages.post("/models/<name>/delete")
 def delete_alias(name):
     """Remove an alias (clients asking for it get 404 model_not_found)."""
     doc, _ = document()

@@ -9,7 +9,9 @@ from flask import request
 
 from ..config import edit as config_edit
 from ..config import ConfigError
-from .core import bp, config_path, gateway, render
+from .core import Pages, config_path, gateway, render
+
+pages = Pages("config")
 
 PLACEHOLDER = "PLEXUS-HIDDEN-SECRET-{}"
 
@@ -58,13 +60,13 @@ def page(text=None, version=None, errors=None, status=200, **extra):
                   loaded_at=gateway().config_loaded_at, **extra)
 
 
-@bp.get("/config")
+@pages.get("/config")
 def config_file():
     """The file as it is on disk (literal secrets hidden)."""
     return page()
 
 
-@bp.post("/config")
+@pages.post("/config")
 def save_config():
     """Check, or check and save, the edited text."""
     path = config_path()

@@ -1,5 +1,6 @@
-"""The dashboard blueprint and what every view shares: login required, CSRF checked, page or
-fragment rendering, error pages, and the Jinja filters that format numbers, money and times."""
+"""The dashboard blueprint and what every view shares: login required, CSRF checked, the nav
+section each page highlights, page or fragment rendering, error pages, and the Jinja filters that
+format numbers, money and times."""
 
 import logging
 import math
@@ -8,6 +9,8 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
+
+from . import security
 
 bp = Blueprint("dashboard", __name__)
 log = logging.getLogger("plexus.dashboard")
@@ -50,25 +53,47 @@ def back_to(endpoint, message=None, **values):
     return redirect(url_for(endpoint, **values), 303)
 
 
+NAV: dict[str, str] = {}  # endpoint -> the nav section its page highlights (see base.html)
+
+
+class Pages:
+    """The views of one dashboard area: routes on `bp` that highlight the area's nav section."""
+
+    def __init__(self, section: str):
+        self.section = section
+
+    def get(self, rule: str):
+        return self._route(rule, "GET")
+
+    def post(self, rule: str):
+        return self._route(rule, "POST")
+
+    def _route(self, rule, method):
+        def register(view):
+            NAV[f"{bp.name}.{view.__name__}"] = self.section
+            return bp.route(rule, methods=[method])(view)
+
+        return register
+
+
+@bp.record_once
+def _install(state):
+    security.install(state.app)
+
+
 @bp.app_context_processor
 def shared_context():
     if request.blueprint != "dashboard":
         return {}
-    from .auth import csrf_token
-
-    view = current_app.view_functions.get(request.endpoint)
-    section = view.__module__.rsplit(".", 1)[-1] if view else None
-    return {"csrf_token": csrf_token, "nav_section": section,
+    return {"csrf_token": security.csrf_token, "nav_section": NAV.get(request.endpoint),
             "notice": session.pop("notice", None) if session.get("notice") else None}
 
 
 @bp.before_request
 def require_login():
-    from .auth import check_csrf, logged_in
-
     if request.endpoint in PUBLIC:
         return None
-    if not logged_in():
+    if not security.logged_in():
         if is_htmx() or request.method in UNSAFE_METHODS:
             resp = make_response("Log in again to continue.", 401)
             resp.headers["HX-Redirect"] = url_for("dashboard.login")
@@ -76,7 +101,7 @@ def require_login():
             return resp
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
     if request.method in UNSAFE_METHODS:
-        check_csrf()
+        security.check_csrf()
     return None
 
 

@@ -9,9 +9,11 @@ from datetime import datetime, timezone
 from flask import abort, request
 from ruamel.yaml.comments import CommentedMap
 
-from .core import back_to, bp, is_htmx, render, store
+from .core import Pages, back_to, is_htmx, render, store
 from .forms import FormError, document, place, save
 from .providers import plain
+
+pages = Pages("keys")
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SECRET_PREFIX = "sk-plexus-"
@@ -43,7 +45,7 @@ def list_page(status=200, **extra):
     return resp
 
 
-@bp.get("/keys")
+@pages.get("/keys")
 def keys():
     """Every client key with its use, and the form to make one."""
     return list_page()
@@ -53,7 +55,7 @@ def new_secret():
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-@bp.post("/keys")
+@pages.post("/keys")
 def create_key():
     """Make a key: the secret is shown in this response only; the file gets its SHA-256."""
     form = {"name": request.form.get("name", "").strip(), "comment": request.form.get("comment", "").strip()}
@@ -90,7 +92,7 @@ def create_key():
     return resp
 
 
-@bp.post("/keys/<name>/revoke")
+@pages.post("/keys/<name>/revoke")
 def revoke_key(name):
     """Delete the key from the config: requests with it are refused within a second or so."""
     doc, _ = document()

@@ -12,7 +12,9 @@ from flask import abort, request
 
 from .. import capture
 from ..usage.params import BadParameter, parse_filters
-from .core import bp, gateway, is_htmx, render, store
+from .core import Pages, gateway, is_htmx, render, store
+
+pages = Pages("logs")
 
 PAGE_SIZE = 50
 RANGES = {"hour": ("Last hour", 3600), "day": ("Last 24 hours", 86400), "week": ("Last 7 days", 7 * 86400),
@@ -69,7 +71,7 @@ def choices():
             "ranges": {k: v[0] for k, v in RANGES.items()}}
 
 
-@bp.get("/logs")
+@pages.get("/logs")
 def logs():
     """The log table (the whole page, or the table alone for htmx and the live tail)."""
     form, filters, error = current_filters()
@@ -82,7 +84,7 @@ def logs():
     return render("logs.html", "_logs.html", **context)
 
 
-@bp.get("/logs/<int:record_id>")
+@pages.get("/logs/<int:record_id>")
 def log_detail(record_id):
     """Every stored field of one request, its attempts included, and its debug capture if any."""
     rec = store().record(record_id)

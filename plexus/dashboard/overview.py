@@ -5,8 +5,10 @@ from flask import request
 
 from ..usage import summary
 from . import charts
-from .core import back_to, bp, gateway, is_htmx, render, store
+from .core import Pages, back_to, gateway, is_htmx, render, store
 from .core import money, compact
+
+pages = Pages("overview")
 
 RANGES = {"hour": "1 hour", "day": "24 hours", "week": "7 days", "month": "30 days"}
 GROUPS = {"alias": "alias", "provider": "provider", "key": "key", "model": "model"}
@@ -36,7 +38,7 @@ def overview_data(range_name, group_by):
             "ranges": RANGES, "groups": GROUPS}
 
 
-@bp.get("/")
+@pages.get("/")
 def overview():
     """Stat cards and charts for a window (refreshed every 10 s by htmx), and the cooldowns."""
     range_name = choice("range", RANGES, "day")
@@ -47,7 +49,7 @@ def overview():
     return render("overview.html", "_overview.html", cooldowns=gateway().cooldowns.active(), **context)
 
 
-@bp.post("/cooldowns/clear")
+@pages.post("/cooldowns/clear")
 def clear_cooldowns():
     """Clear every cooldown, or one provider's / one target's."""
     provider = request.form.get("provider") or None

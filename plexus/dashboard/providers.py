@@ -18,8 +18,10 @@ from ..config.edit import flow_map, is_reference, mask, rename_key, section, set
 from ..errors import GatewayError
 from ..providers import REGISTRY
 from ..unified.types import new_request
-from .core import back_to, bp, gateway, is_htmx, render
+from .core import Pages, back_to, gateway, is_htmx, render
 from .forms import FormError, document, place, save
+
+pages = Pages("providers")
 
 TYPE_LABELS = {
     "chat": "OpenAI Chat Completions (and compatible)",
@@ -88,7 +90,7 @@ def list_page(status=200, **extra):
                   editable=version is not None, type_labels=TYPE_LABELS, **extra)
 
 
-@bp.get("/providers")
+@pages.get("/providers")
 def providers():
     """Every provider with its type, URL, masked key, models and prices."""
     return list_page()
@@ -271,19 +273,19 @@ def submit(original):
     return back_to("dashboard.providers", message)
 
 
-@bp.get("/providers/new")
+@pages.get("/providers/new")
 def new_provider():
     """An empty provider form."""
     _, version = document()
     return form_page(form_from_spec(None, {}), None, version)
 
 
-@bp.post("/providers/new")
+@pages.post("/providers/new")
 def create_provider():
     return submit(None)
 
 
-@bp.get("/providers/<name>/edit")
+@pages.get("/providers/<name>/edit")
 def edit_provider(name):
     """The form for one provider."""
     doc, version = document()
@@ -293,12 +295,12 @@ def edit_provider(name):
     return form_page(form_from_spec(name, spec), name, version)
 
 
-@bp.post("/providers/<name>/edit")
+@pages.post("/providers/<name>/edit")
 def update_provider(name):
     return submit(name)
 
 
-@bp.post("/providers/<name>/delete")
+@pages.post("/providers/<name>/delete")
 def delete_provider(name):
     """Remove a provider no alias uses any more."""
     doc, _ = document()
@@ -349,7 +351,7 @@ def redact(text):
     return text
 
 
-@bp.post("/providers/<name>/test")
+@pages.post("/providers/<name>/test")
 def test_provider(name):
     """A one-token request through the provider as it is loaded now; shows latency or the error."""
     provider = gateway().config.providers.get(name)

@@ -1,5 +1,5 @@
-"""Logging in with the config's `admin_key`, the session cookie, CSRF tokens, and slowing down
-repeated failed logins.
+"""The dashboard's security: the session cookie, CSRF tokens, the admin-key check, and slowing
+down repeated failed logins. It imports nothing from the dashboard, so any of its modules may use it.
 
 The session is Flask's signed cookie (nothing stored server-side), signed with a key derived from
 the admin key by HMAC-SHA256: every gunicorn worker (and every instance sharing the config) derives
@@ -17,17 +17,15 @@ import time
 from collections import OrderedDict
 from datetime import timedelta
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import Flask, abort, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
-
-from .core import bp, gateway, render
 
 SESSION_HOURS = 12
 COOKIE_NAME = "plexus_session"
 
 
-def signing_key(admin_key):
+def signing_key(admin_key: str) -> bytes:
     return hmac.new(admin_key.encode("utf-8"), b"plexus dashboard session key v1", hashlib.sha256).digest()
 
 
@@ -74,9 +72,8 @@ class DashboardSessions(SecureCookieSessionInterface):
         return request.is_secure
 
 
-@bp.record_once
-def _setup(state):
-    app = state.app
+def install(app: Flask) -> None:
+    """Sessions, their lifetime, the login throttle and the template's `csrf_token()` for `app`."""
     app.session_interface = DashboardSessions()
     app.permanent_session_lifetime = timedelta(hours=SESSION_HOURS)  # the signature's max age
     app.extensions["plexus.login_throttle"] = LoginThrottle()
@@ -86,14 +83,15 @@ def _setup(state):
 # ---- CSRF ----------------------------------------------------------------------------------------
 
 
-def csrf_token():
+def csrf_token() -> str:
     """This session's CSRF token (made on first use); every form and htmx request sends it back."""
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
 
 
-def check_csrf():
+def check_csrf() -> None:
+    """Abort 403 unless the request sends back this session's CSRF token (form field or header)."""
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -143,57 +141,38 @@ class LoginThrottle:
         return entry
 
 
-def throttle():
+def throttle() -> LoginThrottle:
     return current_app.extensions["plexus.login_throttle"]
 
 
-def logged_in():
-    return bool(gateway().config.admin_key) and session.get("admin") is True
+def admin_key() -> str | None:
+    """The running config's admin key: without one there is no dashboard login."""
+    return current_app.extensions["plexus"].config.admin_key
 
 
-def safe_next(target):
-    """Only a path on this site (never `//host` or a URL) may be where login sends you."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.overview")
+def logged_in() -> bool:
+    return bool(admin_key()) and session.get("admin") is True
 
 
-@bp.get("/login")
-def login():
-    """The login form (or why there is none)."""
-    enabled = bool(gateway().config.admin_key)
-    if enabled and logged_in():
-        return redirect(safe_next(request.args.get("next")))
-    return render("login.html", "login.html", enabled=enabled, next=request.args.get("next", ""),
-                  status=200 if enabled else 503)
+def is_admin_key(presented: str) -> bool:
+    """Constant-time comparison with the admin key (False when there is none)."""
+    expected = admin_key()
+    return bool(expected) and hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
-@bp.post("/login")
-def login_post():
-    """Check the admin key (constant-time); slow down an IP that keeps failing."""
-    admin_key = gateway().config.admin_key
-    nxt = request.form.get("next", "")
-    if not admin_key:
-        return render("login.html", "login.html", enabled=False, next=nxt, status=403)
-    check_csrf()
-    ip = request.remote_addr or "?"
-    wait = throttle().wait(ip)
-    if wait > 0:
-        error = f"Too many failed attempts. Try again in {wait:.0f} s."
-        return render("login.html", "login.html", enabled=True, next=nxt, error=error, status=429)
-    presented = request.form.get("admin_key", "")
-    if not hmac.compare_digest(presented.encode("utf-8"), admin_key.encode("utf-8")):
-        throttle().failed(ip)
-        return render("login.html", "login.html", enabled=True, next=nxt, error="That is not the admin key.", status=401)
-    throttle().succeeded(ip)
+def start_session() -> None:
+    """Log this browser in: a new session with a fresh CSRF token (nothing seen before login stays valid)."""
     session.clear()
     session["admin"] = True
-    session["csrf"] = secrets.token_urlsafe(32)  # a fresh token: nothing seen before login stays valid
-    return redirect(safe_next(nxt), 303)
+    session["csrf"] = secrets.token_urlsafe(32)
 
 
-@bp.post("/logout")
-def logout():
-    """End the session (the cookie is dropped; a copied cookie stays valid until it expires)."""
+def end_session() -> None:
     session.clear()
-    return redirect(url_for("dashboard.login"), 303)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site (never `//host` or a URL), else None."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
