@@ -117,6 +117,14 @@ def test_page_and_fragment(app, admin, url):
     assert "<html" not in fragment.get_data(as_text=True) and "HX-Request" in fragment.headers["Vary"]
 
 
+@pytest.mark.parametrize("url, section", [("/", "/"), ("/logs", "/logs"), ("/providers/new", "/providers"),
+                                          ("/models/fast/edit", "/models"), ("/keys", "/keys"), ("/config", "/config"),
+                                          ("/models/nope/edit", "/models")])
+def test_nav_marks_the_section_of_the_page(admin, url, section):
+    html = admin.get(url).get_data(as_text=True)
+    assert re.findall(r'<a href="([^"]*)" aria-current="page">', html) == [section]
+
+
 def test_history_restore_gets_the_whole_page(admin):
     resp = admin.client.get("/logs", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
     assert "<html" in resp.get_data(as_text=True)

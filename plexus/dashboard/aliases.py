@@ -6,14 +6,13 @@ get it back changed (nothing saved yet); with htmx the same happens in place. On
 
 import re
 
-from flask import abort, request
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from flask import request
+from ruamel.yaml.comments import CommentedSeq
 
 from ..config import SELECTORS
-from ..config.edit import flow_map, flow_seq, rename_key, section, set_value
-from .core import Pages, back_to, gateway, is_htmx, render
-from .forms import FormError, document, place, save
-from .providers import plain
+from ..config.edit import flow_map, flow_seq, set_value
+from .core import Pages, gateway, render
+from .crud import Area, FormError, document, plain
 
 pages = Pages("aliases")
 
@@ -41,7 +40,11 @@ def alias_views(doc):
 def list_page(status=200, **extra):
     doc, version = document()
     return render("aliases.html", "_aliases.html", status=status, aliases=alias_views(doc), version=version,
-                  editable=version is not None, **extra)
+                  editable=version is not None, area=AREA, **extra)
+
+
+AREA = Area("models", "Alias", "dashboard.aliases", list_page,
+            {"": "name", "selector": "selector", "additional_aliases": "additional_aliases", "targets": "*"})
 
 
 @pages.get("/models")
@@ -118,12 +121,12 @@ def form_page(form, original, version, errors=None, status=200):
         models[str(pid)] = [str(m) for m in ((spec or {}).get("models") or {})] if isinstance(spec, dict) else []
     return render("alias_form.html", "_alias_form.html", status=status, form=form, original=original, version=version,
                   errors=errors or {}, selectors=SELECTORS, selector_labels=SELECTOR_LABELS, providers=providers,
-                  models=models)
+                  models=models, area=AREA)
 
 
 def check(form, original, doc):
     errors = {}
-    existing = (doc.get("models") or {}) if doc is not None else {}
+    existing = AREA.entries(doc)
     if not form["name"] or not NAME.match(form["name"]):
         errors["name"] = "Give the name clients will ask for (no spaces)."
     elif form["name"] != original and form["name"] in existing:
@@ -155,16 +158,7 @@ def other_names(text):
 
 
 def apply_form(doc, form, original):
-    models = section(doc, "models")
-    if original is None:
-        node = models[form["name"]] = CommentedMap()
-    else:
-        if original not in models:
-            raise FormError({"_form": [f"Alias '{original}' is no longer in the file — reload."]})
-        if not isinstance(models[original], dict):
-            models[original] = CommentedMap()
-        rename_key(models, original, form["name"])
-        node = models[form["name"]]
+    node = AREA.node_for(doc, form["name"], original)
     if "selector" in node or form["selector"] != "random":
         set_value(node, "selector", form["selector"])
     old_targets = node.get("targets") if isinstance(node.get("targets"), list) else []
@@ -201,30 +195,17 @@ def _number(text):
 
 
 def submit(original):
-    doc, version = document()
-    if original is not None and original not in ((doc or {}).get("models") or {}):
-        abort(404, f"There is no alias named '{original}'.")
+    doc, _ = document()
+    if original is not None:
+        AREA.find(doc, original)
     form = form_from_request()
-    sent_version = request.form.get("version", "")
+    version = request.form.get("version", "")
     action = request.form.get("action", "save")
     if action != "save" and rearrange(form, action):
-        return form_page(form, original, sent_version)
-    try:
-        check(form, original, doc)
-        save(sent_version, lambda d: apply_form(d, form, original))
-    except FormError as e:
-        errors = e.errors
-        if "_problems" in errors:
-            errors = place(errors["_problems"], f"models.{form['name']}.",
-                           {"": "name", "selector": "selector", "additional_aliases": "additional_aliases",
-                            "targets": "*"})
-        return form_page(form, original, sent_version, errors, status=409 if errors.get("_conflict") else 422)
-    message = f"Alias '{form['name']}' {'added' if original is None else 'saved'}."
-    if is_htmx():
-        resp = list_page(notice=message)
-        resp.headers["HX-Push-Url"] = "/models"
-        return resp
-    return back_to("dashboard.aliases", message)
+        return form_page(form, original, version)
+    return AREA.submit(version, form["name"], original, lambda d: apply_form(d, form, original),
+                       check=lambda: check(form, original, doc),
+                       refused=lambda errors, status: form_page(form, original, version, errors, status))
 
 
 @pages.get("/models/new")
@@ -243,10 +224,7 @@ def create_alias():
 def edit_alias(name):
     """The form for one alias."""
     doc, version = document()
-    spec = ((doc or {}).get("models") or {}).get(name, False)
-    if spec is False:
-        abort(404, f"There is no alias named '{name}'.")
-    return form_page(form_from_spec(name, spec), name, version)
+    return form_page(form_from_spec(name, AREA.find(doc, name)), name, version)
 
 
 @pages.post("/models/<name>/edit")
@@ -257,14 +235,5 @@ def update_alias(name):
 @pages.post("/models/<name>/delete")
 def delete_alias(name):
     """Remove an alias (clients asking for it get 404 model_not_found)."""
-    doc, _ = document()
-    if name not in ((doc or {}).get("models") or {}):
-        abort(404, f"There is no alias named '{name}'.")
-    try:
-        save(request.form.get("version", ""), lambda d: section(d, "models").pop(name, None))
-    except FormError as e:
-        return list_page(status=409 if e.errors.get("_conflict") else 422,
-                         error=" ".join(e.errors.get("_form") or e.errors.get("_problems") or []))
-    if is_htmx():
-        return list_page(notice=f"Alias '{name}' deleted.")
-    return back_to("dashboard.aliases", f"Alias '{name}' deleted.")
+    AREA.find(document()[0], name)
+    return AREA.delete(name, request.form.get("version", ""))

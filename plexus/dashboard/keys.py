@@ -6,12 +6,11 @@ import re
 import secrets
 from datetime import datetime, timezone
 
-from flask import abort, request
+from flask import request
 from ruamel.yaml.comments import CommentedMap
 
-from .core import Pages, back_to, is_htmx, render, store
-from .forms import FormError, document, place, save
-from .providers import plain
+from .core import Pages, render, store
+from .crud import Area, FormError, document, plain, refusal_status
 
 pages = Pages("keys")
 
@@ -40,9 +39,11 @@ def list_page(status=200, **extra):
     doc, version = document()
     extra.setdefault("form", {"name": "", "comment": ""})
     extra.setdefault("errors", {})
-    resp = render("keys.html", "_keys.html", status=status, keys=key_views(doc), version=version,
+    return render("keys.html", "_keys.html", status=status, keys=key_views(doc), version=version,
                   editable=version is not None, **extra)
-    return resp
+
+
+AREA = Area("keys", "Key", "dashboard.keys", list_page, {"": "name", "comment": "comment"})
 
 
 @pages.get("/keys")
@@ -60,33 +61,27 @@ def create_key():
     """Make a key: the secret is shown in this response only; the file gets its SHA-256."""
     form = {"name": request.form.get("name", "").strip(), "comment": request.form.get("comment", "").strip()}
     doc, _ = document()
-    errors = {}
+    refused = {}
     if not NAME.match(form["name"]):
-        errors["name"] = "Use letters, digits, '.', '_' or '-' (starting with a letter or digit)."
-    elif form["name"] in ((doc or {}).get("keys") or {}):
-        errors["name"] = f"There is already a key named '{form['name']}'."
+        refused["name"] = "Use letters, digits, '.', '_' or '-' (starting with a letter or digit)."
+    elif form["name"] in AREA.entries(doc):
+        refused["name"] = f"There is already a key named '{form['name']}'."
     secret = new_secret()
 
     def change(d):
-        entry = CommentedMap()
+        entry = AREA.node_for(d, form["name"], None)
         entry["secret_sha256"] = hashlib.sha256(secret.encode()).hexdigest()
         entry["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         if form["comment"]:
             entry["comment"] = form["comment"]
-        keys = d.get("keys")
-        if not isinstance(keys, dict):
-            d["keys"] = keys = CommentedMap()
-        keys[form["name"]] = entry
 
-    try:
-        if errors:
-            raise FormError(errors)
-        save(request.form.get("version", ""), change)
-    except FormError as e:
-        errors = e.errors
-        if "_problems" in errors:
-            errors = place(errors["_problems"], f"keys.{form['name']}.", {"": "name", "comment": "comment"})
-        return list_page(status=409 if errors.get("_conflict") else 422, form=form, errors=errors)
+    def check():
+        if refused:
+            raise FormError(refused)
+
+    errors = AREA.try_save(request.form.get("version", ""), form["name"], change, check)
+    if errors is not None:
+        return list_page(status=refusal_status(errors), form=form, errors=errors)
     resp = list_page(created={"name": form["name"], "secret": secret})
     resp.headers["Cache-Control"] = "no-store"  # the one response that holds the secret: never cached
     return resp
@@ -95,14 +90,5 @@ def create_key():
 @pages.post("/keys/<name>/revoke")
 def revoke_key(name):
     """Delete the key from the config: requests with it are refused within a second or so."""
-    doc, _ = document()
-    if name not in ((doc or {}).get("keys") or {}):
-        abort(404, f"There is no key named '{name}'.")
-    try:
-        save(request.form.get("version", ""), lambda d: d["keys"].pop(name, None))
-    except FormError as e:
-        return list_page(status=409 if e.errors.get("_conflict") else 422,
-                         error=" ".join(e.errors.get("_form") or e.errors.get("_problems") or []))
-    if is_htmx():
-        return list_page(notice=f"Key '{name}' revoked.")
-    return back_to("dashboard.keys", f"Key '{name}' revoked.")
+    AREA.find(document()[0], name)
+    return AREA.delete(name, request.form.get("version", ""), verb="revoked")

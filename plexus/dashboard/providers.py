@@ -9,17 +9,17 @@ import re
 import time
 
 import orjson
-from flask import abort, request
+from flask import request
 from ruamel.yaml.comments import CommentedMap
 
 from .. import quirks
 from ..config import PROVIDER_TYPES
-from ..config.edit import flow_map, is_reference, mask, rename_key, section, set_value
+from ..config.edit import flow_map, is_reference, mask, set_value
 from ..errors import GatewayError
 from ..providers import REGISTRY
 from ..unified.types import new_request
-from .core import Pages, back_to, gateway, is_htmx, render
-from .forms import FormError, document, place, save
+from .core import Pages, gateway, is_htmx, render
+from .crud import Area, FormError, document, plain
 
 pages = Pages("providers")
 
@@ -33,21 +33,6 @@ PRICES = ("input", "output", "cached_input", "cache_write")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 BLANK_ROWS = 2
 TEST_TIMEOUT_S = 30.0
-
-
-def plain(value):
-    """A round-trip node as plain Python (dicts, lists, scalars)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return str(value)
 
 
 def provider_views(doc):
@@ -87,7 +72,11 @@ def used_by(doc, provider):
 def list_page(status=200, **extra):
     doc, version = document()
     return render("providers.html", "_providers.html", status=status, providers=provider_views(doc), version=version,
-                  editable=version is not None, type_labels=TYPE_LABELS, **extra)
+                  editable=version is not None, type_labels=TYPE_LABELS, area=AREA, **extra)
+
+
+AREA = Area("providers", "Provider", "dashboard.providers", list_page,
+            {"": "name", "type": "type", "api_base_url": "api_base_url", "api_key": "api_key", "models": "models"})
 
 
 @pages.get("/providers")
@@ -146,13 +135,14 @@ def form_from_request(original_key_hint=None):
 
 def form_page(form, original, version, errors=None, status=200):
     return render("provider_form.html", "_provider_form.html", status=status, form=form, original=original,
-                  version=version, errors=errors or {}, types=PROVIDER_TYPES, type_labels=TYPE_LABELS, prices=PRICES)
+                  version=version, errors=errors or {}, types=PROVIDER_TYPES, type_labels=TYPE_LABELS, prices=PRICES,
+                  area=AREA)
 
 
 def check(form, original, doc):
     """The form's own checks, before the config schemas see the result."""
     errors = {}
-    existing = (doc.get("providers") or {}) if doc is not None else {}
+    existing = AREA.entries(doc)
     if not NAME.match(form["name"]):
         errors["name"] = "Use letters, digits, '.', '_' or '-' (starting with a letter or digit)."
     elif form["name"] != original and form["name"] in existing:
@@ -184,21 +174,12 @@ def check(form, original, doc):
 def apply_form(doc, form, original):
     """Write the form into the round-trip document: fields the form does not show (headers,
     timeouts, quirks) are kept, and aliases follow a renamed provider."""
-    providers = section(doc, "providers")
-    if original is None:
-        node = providers[form["name"]] = CommentedMap()
-    else:
-        if original not in providers:
-            raise FormError({"_form": [f"Provider '{original}' is no longer in the file — reload."]})
-        if not isinstance(providers[original], dict):
-            providers[original] = CommentedMap()
-        rename_key(providers, original, form["name"])
-        node = providers[form["name"]]
-        if form["name"] != original:
-            for spec in (doc.get("models") or {}).values():
-                for t in (spec or {}).get("targets") or [] if isinstance(spec, dict) else []:
-                    if isinstance(t, dict) and t.get("provider") == original:
-                        t["provider"] = form["name"]
+    node = AREA.node_for(doc, form["name"], original)
+    if original is not None and form["name"] != original:
+        for spec in (doc.get("models") or {}).values():
+            for t in (spec or {}).get("targets") or [] if isinstance(spec, dict) else []:
+                if isinstance(t, dict) and t.get("provider") == original:
+                    t["provider"] = form["name"]
     set_value(node, "type", form["type"])
     set_value(node, "api_base_url", form["api_base_url"])
     old_key = node.get("api_key")
@@ -242,35 +223,19 @@ def _number(text):
 
 def submit(original):
     """Check, apply and save a provider form (new when `original` is None)."""
-    doc, version = document()
+    doc, _ = document()
     hint = None
     if original is not None and doc is not None:
-        spec = (doc.get("providers") or {}).get(original)
-        if spec is None:
-            abort(404, f"There is no provider named '{original}'.")
+        spec = AREA.find(doc, original)
         key = plain((spec or {}).get("api_key"))
         hint = mask(key) if key and not is_reference(key) else None
     form = form_from_request(hint)
-    sent_version = request.form.get("version", "")
+    version = request.form.get("version", "")
     if request.form.get("action") == "more_rows":
-        return form_page(form, original, sent_version)
-    try:
-        check(form, original, doc)
-        save(sent_version, lambda d: apply_form(d, form, original))
-    except FormError as e:
-        errors = e.errors
-        if "_problems" in errors:
-            errors = place(errors["_problems"], f"providers.{form['name']}.",
-                           {"": "name", "type": "type", "api_base_url": "api_base_url", "api_key": "api_key",
-                            "models": "models"})
-        return form_page(form, original, sent_version, errors, status=409 if errors.get("_conflict") else 422)
-    verb = "added" if original is None else "saved"
-    message = f"Provider '{form['name']}' {verb}."
-    if is_htmx():
-        resp = list_page(notice=message)
-        resp.headers["HX-Push-Url"] = "/providers"
-        return resp
-    return back_to("dashboard.providers", message)
+        return form_page(form, original, version)
+    return AREA.submit(version, form["name"], original, lambda d: apply_form(d, form, original),
+                       check=lambda: check(form, original, doc),
+                       refused=lambda errors, status: form_page(form, original, version, errors, status))
 
 
 @pages.get("/providers/new")
@@ -289,10 +254,7 @@ def create_provider():
 def edit_provider(name):
     """The form for one provider."""
     doc, version = document()
-    spec = ((doc or {}).get("providers") or {}).get(name, False)
-    if spec is False:
-        abort(404, f"There is no provider named '{name}'.")
-    return form_page(form_from_spec(name, spec), name, version)
+    return form_page(form_from_spec(name, AREA.find(doc, name)), name, version)
 
 
 @pages.post("/providers/<name>/edit")
@@ -304,20 +266,12 @@ def update_provider(name):
 def delete_provider(name):
     """Remove a provider no alias uses any more."""
     doc, _ = document()
-    if name not in ((doc or {}).get("providers") or {}):
-        abort(404, f"There is no provider named '{name}'.")
+    AREA.find(doc, name)
     users = used_by(doc, name)
     if users:
         message = f"Provider '{name}' is used by {', '.join(users)}: remove it from {'that alias' if len(users) == 1 else 'those aliases'} first."
         return list_page(status=409, error=message)
-    try:
-        save(request.form.get("version", ""), lambda d: section(d, "providers").pop(name, None))
-    except FormError as e:
-        return list_page(status=409 if e.errors.get("_conflict") else 422,
-                         error=" ".join(e.errors.get("_form") or e.errors.get("_problems") or []))
-    if is_htmx():
-        return list_page(notice=f"Provider '{name}' deleted.")
-    return back_to("dashboard.providers", f"Provider '{name}' deleted.")
+    return AREA.delete(name, request.form.get("version", ""))
 
 
 # ---- test ----------------------------------------------------------------------------------------
