@@ -37,12 +37,13 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     gw.metrics = Metrics(gw, queue_depth=usage.writer._queue.qsize)
     gw.sinks.append(gw.metrics.observe)
 
-    from . import dashboard, endpoints, management, operations
+    from . import endpoints
+    from .web import dashboard, management, metrics_scrape
 
     app.register_blueprint(endpoints.bp)
-    app.register_blueprint(management.bp)
-    app.register_blueprint(operations.bp)
-    app.register_blueprint(operations.scrape)
+    for blueprint in management.BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.register_blueprint(metrics_scrape.bp)
     app.register_blueprint(dashboard.bp)
 
     if watch:  # the background threads that keep this worker in step with the others

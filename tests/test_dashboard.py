@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from plexus import create_app
-from plexus.dashboard.security import LoginThrottle
+from plexus.web.dashboard.security import LoginThrottle
 from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET, config_text
 
 SECRETS = (ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET)

@@ -3,7 +3,7 @@
 from flask import redirect, request, url_for
 
 from . import security
-from .core import bp, render
+from .pages import bp, render
 
 
 def after_login(target):

@@ -10,9 +10,9 @@ import time
 
 from flask import abort, request
 
-from .. import capture
-from ..usage.params import BadParameter, parse_filters
-from .core import Pages, gateway, is_htmx, render, store
+from ... import capture
+from ...usage.params import BadParameter, parse_filters
+from .pages import Pages, gateway, is_htmx, render, store
 
 pages = Pages("logs")
 

@@ -3,10 +3,9 @@ provider cooldowns in force (with a way to clear them)."""
 
 from flask import request
 
-from ..usage import summary
+from ...usage import summary
 from . import charts
-from .core import Pages, back_to, gateway, is_htmx, render, store
-from .core import money, compact
+from .pages import Pages, back_to, compact, gateway, is_htmx, money, render, store
 
 pages = Pages("overview")
 

@@ -9,10 +9,10 @@ import re
 from flask import request
 from ruamel.yaml.comments import CommentedSeq
 
-from ..config import SELECTORS
-from ..config.edit import flow_map, flow_seq, set_value
-from .core import Pages, gateway, render
+from ...config import SELECTORS
+from ...config.edit import flow_map, flow_seq, set_value
 from .crud import Area, FormError, document, plain
+from .pages import Pages, gateway, render
 
 pages = Pages("aliases")
 

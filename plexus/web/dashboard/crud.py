@@ -14,9 +14,9 @@ from typing import Any, Callable
 from flask import Response, abort, url_for
 from ruamel.yaml.comments import CommentedMap
 
-from ..config import ConfigError
-from ..config import edit as config_edit
-from .core import back_to, config_path, gateway, is_htmx
+from ...config import ConfigError
+from ...config import edit as config_edit
+from .pages import back_to, config_path, gateway, is_htmx
 
 _PROBLEM = re.compile(r"^(?:line (\d+): )?(.*?): (.*)$")
 

@@ -7,9 +7,9 @@ in their place, and saving puts the file's value back wherever the placeholder s
 
 from flask import request
 
-from ..config import edit as config_edit
-from ..config import ConfigError
-from .core import Pages, config_path, gateway, render
+from ...config import edit as config_edit
+from ...config import ConfigError
+from .pages import Pages, config_path, gateway, render
 
 pages = Pages("config")
 

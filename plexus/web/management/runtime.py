@@ -1,8 +1,7 @@
-"""Management API for the gateway's running state (same auth as the usage API): cooldowns, shared
-by every worker, the answering worker's vital signs, the log level, debug capture — and, on its
-own blueprint, the Prometheus scrape at `/metrics` (admin key or the config's metrics token)."""
+"""The management API for the gateway's running state (/v0/management, same admin key as the
+usage records): cooldowns, shared by every worker; the answering worker's vital signs; the log
+level; debug capture."""
 
-import hmac
 import logging
 import os
 import time
@@ -10,16 +9,15 @@ import time
 from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from . import capture, logs
-from .config import edit as config_edit
-from .config import ConfigError
-from .management import error_response, json_response, presented_key, require_admin_key
+from ... import capture, logs
+from ...config import ConfigError
+from ...config import edit as config_edit
+from .access import json_error, json_response, require_admin_key
 
-log = logging.getLogger("plexus.operations")
+log = logging.getLogger("plexus.operations")  # its name in log lines since before this module moved
 
-bp = Blueprint("operations", __name__, url_prefix="/v0/management")
+bp = Blueprint("management_runtime", __name__, url_prefix="/v0/management")
 bp.before_request(require_admin_key)
-scrape = Blueprint("metrics", __name__)
 
 
 def gateway():
@@ -46,25 +44,6 @@ def clear_cooldowns():
 def runtime():
     """The answering worker's pid, open file descriptors, live greenlets and streams in flight."""
     return json_response(gateway().runtime())
-
-
-# ---- metrics --------------------------------------------------------------------------------------
-
-
-@scrape.get("/metrics")
-def metrics():
-    """Prometheus text format, every worker's numbers added up. For the admin key or the metrics token."""
-    config = gateway().config
-    allowed = [t for t in (config.admin_key, config.metrics_token) if t]
-    if not allowed:
-        return error_response(403, "Metrics are disabled: set admin_key or metrics.token in the config")
-    presented = presented_key().encode()
-    if not presented or not any(hmac.compare_digest(presented, t.encode()) for t in allowed):
-        resp = error_response(401, "Missing or invalid token: send the metrics token or admin key as 'Authorization: Bearer'")
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="plexus metrics"'
-        return resp
-    body, content_type = gateway().metrics.render()
-    return Response(body, content_type=content_type)
 
 
 # ---- the log level --------------------------------------------------------------------------------
@@ -96,18 +75,18 @@ def put_logging():
     try:
         change = LOGGING.load(request.get_json(silent=True) or {})
     except ValidationError as e:
-        return error_response(400, _messages(e))
+        return json_error(400, _messages(e))
     if not change:
-        return error_response(400, "Send {\"level\": \"debug|info|warning|error\"} and/or {\"format\": \"text|json\"}")
+        return json_error(400, "Send {\"level\": \"debug|info|warning|error\"} and/or {\"format\": \"text|json\"}")
     path = gateway().config.path
     if not path or not os.path.isfile(path):
-        return error_response(409, "The config did not come from a file, so the level cannot be shared with other workers")
+        return json_error(409, "The config did not come from a file, so the level cannot be shared with other workers")
     try:
         saved = _edit_config(path, lambda doc: _set_logging(doc, change))
     except ConfigError as e:
-        return error_response(409, "The config file cannot be saved as it stands: " + "; ".join(e.problems))
+        return json_error(409, "The config file cannot be saved as it stands: " + "; ".join(e.problems))
     except OSError as e:
-        return error_response(409, f"The config file cannot be written: {e.strerror}")
+        return json_error(409, f"The config file cannot be written: {e.strerror}")
     gateway().apply(saved.config)
     log.info("logging set to %s through the management API", change)
     return get_logging()
@@ -160,10 +139,10 @@ def put_capture():
     try:
         change = CAPTURE.load(request.get_json(silent=True) or {})
     except ValidationError as e:
-        return error_response(400, _messages(e))
+        return json_error(400, _messages(e))
     unknown = sorted(set(change.get("providers", ())) - set(gateway().config.providers))
     if unknown:
-        return error_response(400, f"providers: no provider named {', '.join(map(repr, unknown))}")
+        return json_error(400, f"providers: no provider named {', '.join(map(repr, unknown))}")
     if "providers" in change:
         change["providers"] = tuple(change["providers"])
     if "duration_s" in change:
@@ -183,14 +162,14 @@ def list_captures():
     try:
         limit = min(max(int(request.args.get("limit", "50")), 1), 500)
     except ValueError:
-        return error_response(400, "limit must be a whole number")
+        return json_error(400, "limit must be a whole number")
     return json_response({"data": gateway().capture.list(request.args.get("request_id") or None, limit)})
 
 
 @bp.get("/captures/<int:capture_id>")
 def get_capture_record(capture_id):
     found = gateway().capture.get(capture_id)
-    return json_response(found) if found else error_response(404, f"No capture #{capture_id}")
+    return json_response(found) if found else json_error(404, f"No capture #{capture_id}")
 
 
 @bp.get("/captures/<int:capture_id>/curl")
@@ -199,14 +178,14 @@ def capture_curl(capture_id):
     provider key left as a placeholder."""
     found = gateway().capture.get(capture_id)
     if not found:
-        return error_response(404, f"No capture #{capture_id}")
+        return json_error(404, f"No capture #{capture_id}")
     calls = found.get("upstream_requests") or []
     try:
         attempt = int(request.args.get("attempt", len(calls)))
     except ValueError:
-        return error_response(400, "attempt must be a whole number")
+        return json_error(400, "attempt must be a whole number")
     if not 1 <= attempt <= len(calls):
-        return error_response(404, "This capture has no such upstream call")
+        return json_error(404, "This capture has no such upstream call")
     text = capture.curl(found, attempt - 1, gateway().config.path)
     return Response(text, content_type="text/plain; charset=utf-8")
 

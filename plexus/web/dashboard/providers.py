@@ -12,14 +12,14 @@ import orjson
 from flask import request
 from ruamel.yaml.comments import CommentedMap
 
-from .. import quirks
-from ..config import PROVIDER_TYPES
-from ..config.edit import flow_map, is_reference, mask, set_value
-from ..errors import GatewayError
-from ..providers import REGISTRY
-from ..unified.types import new_request
-from .core import Pages, gateway, is_htmx, render
+from ... import quirks
+from ...config import PROVIDER_TYPES
+from ...config.edit import flow_map, is_reference, mask, set_value
+from ...errors import GatewayError
+from ...providers import REGISTRY
+from ...unified.types import new_request
 from .crud import Area, FormError, document, plain
+from .pages import Pages, gateway, is_htmx, render
 
 pages = Pages("providers")
 

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from flask import request
 from ruamel.yaml.comments import CommentedMap
 
-from .core import Pages, render, store
 from .crud import Area, FormError, document, plain, refusal_status
+from .pages import Pages, render, store
 
 pages = Pages("keys")
 

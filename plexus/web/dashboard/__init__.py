@@ -5,7 +5,7 @@ config) is a module of views on it, declaring the nav section its pages highligh
 gets the full page, an htmx request the fragment the page is built from (`_name.html`), with
 `Vary: HX-Request`. `security.py` owns the session, CSRF and login checks."""
 
-from . import aliases, config_page, core, keys, login, logs, overview, providers
+from . import aliases, config_page, keys, login, overview, pages, providers, request_log
 
-bp = core.bp
-AREAS = (login, overview, logs, providers, aliases, keys, config_page)  # each adds its views to bp
+bp = pages.bp
+AREAS = (login, overview, request_log, providers, aliases, keys, config_page)  # each adds its views to bp
