@@ -5,7 +5,7 @@ config) is a module of views on it, declaring the nav section its pages highligh
 gets the full page, an htmx request the fragment the page is built from (`_name.html`), with
 `Vary: HX-Request`. `security.py` owns the session, CSRF and login checks."""
 
-from . import aliases, config_page, keys, login, overview, pages, providers, request_log
+# importing an area's module adds its views to the blueprint
+from . import aliases, config_page, keys, login, overview, pages, providers, request_log  # noqa: F401
 
 bp = pages.bp
-AREAS = (login, overview, request_log, providers, aliases, keys, config_page)  # each adds its views to bp

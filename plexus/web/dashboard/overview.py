@@ -5,7 +5,8 @@ from flask import request
 
 from ...usage import summary
 from . import charts
-from .pages import Pages, back_to, compact, gateway, is_htmx, money, render, store
+from .formatting import compact, money
+from .pages import Pages, back_to, gateway, is_htmx, render, store
 
 pages = Pages("overview")
 

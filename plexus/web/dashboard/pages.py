@@ -1,16 +1,14 @@
 """The dashboard blueprint and what every view shares: login required, CSRF checked, the nav
-section each page highlights, page or fragment rendering, error pages, and the Jinja filters that
-format numbers, money and times."""
+section each page highlights, page or fragment rendering, error pages, and the Jinja filters of
+formatting.py."""
 
 import logging
-import math
 import os
-from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from . import security
+from . import formatting, security
 
 bp = Blueprint("dashboard", __name__)
 log = logging.getLogger("plexus.dashboard")
@@ -79,6 +77,7 @@ class Pages:
 @bp.record_once
 def _install(state):
     security.install(state.app)
+    state.app.jinja_env.filters.update(formatting.FILTERS)
 
 
 @bp.app_context_processor
@@ -120,92 +119,3 @@ def error_page(status, title, message):
     resp = make_response(render_template("error.html", status=status, title=title, message=message), status)
     resp.vary.add("HX-Request")
     return resp
-
-
-# ---- formatting ----------------------------------------------------------------------------------
-
-
-@bp.app_template_filter("money")
-def money(value):
-    """USD; unknown cost (no configured price) reads 'no price', never $0.00."""
-    if value is None:
-        return "no price"
-    if value == 0:
-        return "$0.00"
-    if abs(value) < 0.000001:
-        return "< $0.000001"
-    if abs(value) < 0.01:
-        return "$" + f"{value:.6f}".rstrip("0")
-    if abs(value) < 1:
-        return "$" + f"{value:.4f}".rstrip("0").ljust(4, "0")
-    return f"${value:,.2f}"
-
-
-@bp.app_template_filter("price")
-def price(value):
-    """A configured price (USD per 1M tokens): at least two decimals, more when it has them."""
-    return "$" + f"{value:.6f}".rstrip("0").ljust(len(f"{int(value)}") + 3, "0")
-
-
-@bp.app_template_filter("num")
-def num(value):
-    if value is None:
-        return "—"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.1f}"
-    return f"{int(value):,}"
-
-
-@bp.app_template_filter("compact")
-def compact(value):
-    """1234 -> 1.2k, 3400000 -> 3.4M."""
-    if value is None:
-        return "—"
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.1f}".rstrip("0").rstrip(".") + suffix
-    return num(value)
-
-
-@bp.app_template_filter("ms")
-def ms(value):
-    if value is None:
-        return "—"
-    if value < 1:
-        return "< 1 ms"
-    if value < 1000:
-        return f"{value:.0f} ms"
-    return f"{value / 1000:.2f} s"
-
-
-@bp.app_template_filter("pct")
-def pct(value):
-    if value is None:
-        return "—"
-    if value == 0:
-        return "0%"
-    return f"{value * 100:.1f}%" if value < 0.1 else f"{value * 100:.0f}%"
-
-
-@bp.app_template_filter("when")
-def when(epoch):
-    """An epoch (or ISO 8601) time in UTC, to the second."""
-    if epoch is None:
-        return "—"
-    if isinstance(epoch, str):
-        try:
-            epoch = datetime.fromisoformat(epoch.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return epoch
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-@bp.app_template_filter("ago")
-def ago(epoch, now=None):
-    if epoch is None:
-        return "never"
-    seconds = max(0, (now or datetime.now(timezone.utc).timestamp()) - epoch)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{math.floor(seconds / size)} {unit} ago"
-    return "just now"

@@ -295,10 +295,11 @@ def run_test(provider, model):
             resp.close()
         return True, (time.perf_counter() - started) * 1000, f"HTTP {resp.status_code}"
     except GatewayError as e:
-        return False, (time.perf_counter() - started) * 1000, redact(e.message)
+        return False, (time.perf_counter() - started) * 1000, hide_config_secrets(e.message)
 
 
-def redact(text):
+def hide_config_secrets(text):
+    """`text` with every secret of the running config replaced by ***, for a message shown on the page."""
     for secret in gateway().config.secrets():
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")

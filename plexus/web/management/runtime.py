@@ -7,11 +7,12 @@ import os
 import time
 
 from flask import Blueprint, Response, current_app, request
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from ... import capture, logs
 from ...config import ConfigError
 from ...config import edit as config_edit
+from ...config.schema import LoggingSchema, StrictSchema
 from .access import json_error, json_response, require_admin_key
 
 log = logging.getLogger("plexus.operations")  # its name in log lines since before this module moved
@@ -49,15 +50,7 @@ def runtime():
 # ---- the log level --------------------------------------------------------------------------------
 
 
-class LoggingSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    level = fields.String(validate=validate.OneOf(logs.LEVELS))
-    format = fields.String(validate=validate.OneOf(["text", "json"]))
-
-
-LOGGING = LoggingSchema()
+LOGGING = LoggingSchema()  # a change is the config file's own `logging` block, checked the same way
 
 
 @bp.get("/logging")
@@ -111,10 +104,7 @@ def _edit_config(path, change, tries=3):
 # ---- debug capture --------------------------------------------------------------------------------
 
 
-class CaptureSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class CaptureSchema(StrictSchema):
     enabled = fields.Boolean()
     providers = fields.List(fields.String())
     max_bytes = fields.Integer(validate=validate.Range(min=1024, max=16 * 1024 * 1024))
