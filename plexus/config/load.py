@@ -7,6 +7,7 @@ path and what is wrong."""
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 
 import yaml
 from marshmallow import ValidationError
@@ -42,11 +43,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def config_path(path=None):
+def config_path(path: str | None = None) -> str:
     return path or os.environ.get("CONFIG_FILE") or DEFAULT_PATH
 
 
-def load_config(path=None, environ=None):
+def load_config(path: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read, resolve and validate the config file. Raises ConfigError."""
     path = config_path(path)
     stamp = file_stamp(path)  # taken before reading, so a write during the read is seen as a change
@@ -58,7 +59,7 @@ def load_config(path=None, environ=None):
     return parse_config(text, path, os.environ if environ is None else environ, stamp)
 
 
-def file_stamp(path):
+def file_stamp(path: str) -> tuple | None:
     try:
         st = os.stat(path)
         return (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -66,7 +67,8 @@ def file_stamp(path):
         return None
 
 
-def parse_config(text, path="<config>", environ=None, stamp=None):
+def parse_config(text: str, path: str = "<config>", environ: Mapping[str, str] | None = None,
+                 stamp: tuple | None = None) -> Config:
     environ = os.environ if environ is None else environ
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)

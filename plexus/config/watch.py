@@ -19,7 +19,7 @@ class ConfigWatcher:
         self._stamp = stamp or file_stamp(path)
         self._stop = threading.Event()
 
-    def check(self):
+    def check(self) -> bool:
         """Reload if the file changed since the last look. Returns True when a new config was applied."""
         stamp = file_stamp(self.path)
         if stamp is None or stamp == self._stamp:
@@ -37,11 +37,11 @@ class ConfigWatcher:
         log.info("config reloaded from %s", self.path)
         return True
 
-    def start(self):
+    def start(self) -> "ConfigWatcher":
         threading.Thread(target=self._run, name="plexus-config-watcher", daemon=True).start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop.set()
 
     def _run(self):

@@ -8,8 +8,9 @@ partial (`_crud.html`) relies on: `<list>`, `new_<noun>`, `create_<noun>`, `edit
 `update_<noun>`, `delete_<noun>`."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import Response, abort, url_for
 from ruamel.yaml.comments import CommentedMap

@@ -2,10 +2,11 @@
 
 import functools
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 
-def dash_for_none(fmt):
+def dash_for_none(fmt: Callable[..., str]) -> Callable[..., str]:
     """A filter that shows a missing value as a dash."""
 
     @functools.wraps(fmt)

@@ -1,16 +1,16 @@
 """The login page, logging in with the config's `admin_key` (throttled per IP), and logging out."""
 
-from flask import redirect, request, url_for
+from flask import Response, redirect, request, url_for
 
 from . import security
 from .pages import bp, render
 
 
-def after_login(target):
+def after_login(target: str | None) -> str:
     return security.safe_next(target) or url_for("dashboard.overview")
 
 
-def login_page(status, **context):
+def login_page(status: int, **context) -> Response:
     return render("login.html", "login.html", status=status, **context)
 
 

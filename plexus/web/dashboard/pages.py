@@ -4,8 +4,9 @@ formatting.py."""
 
 import logging
 import os
+from collections.abc import Callable
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from . import formatting, security
@@ -25,18 +26,18 @@ def store():
     return current_app.extensions["plexus.usage"].store
 
 
-def config_path():
+def config_path() -> str | None:
     """The file the running config came from, or None when there is no file to edit."""
     path = gateway().config.path
     return path if path and os.path.isfile(path) else None
 
 
-def is_htmx():
+def is_htmx() -> bool:
     """An htmx request wants a fragment; a history restore (back button after hx-push-url) wants the page."""
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
 
 
-def render(page, fragment, status=200, **context):
+def render(page: str, fragment: str, status: int = 200, **context) -> Response:
     """The full page on a plain request, only the fragment it includes for htmx."""
     resp = make_response(render_template(fragment if is_htmx() else page, **context), status)
     resp.vary.add("HX-Request")
@@ -44,7 +45,7 @@ def render(page, fragment, status=200, **context):
     return resp
 
 
-def back_to(endpoint, message=None, **values):
+def back_to(endpoint: str, message: str | None = None, **values) -> Response:
     """After a plain form post: redirect (post/redirect/get), with a one-time notice."""
     if message:
         session["notice"] = message
@@ -60,10 +61,10 @@ class Pages:
     def __init__(self, section: str):
         self.section = section
 
-    def get(self, rule: str):
+    def get(self, rule: str) -> Callable[[Callable], Callable]:
         return self._route(rule, "GET")
 
-    def post(self, rule: str):
+    def post(self, rule: str) -> Callable[[Callable], Callable]:
         return self._route(rule, "POST")
 
     def _route(self, rule, method):
@@ -115,7 +116,7 @@ def unexpected_error(e):
     return error_page(500, "Internal error", "Something went wrong on this page; the gateway log has the details.")
 
 
-def error_page(status, title, message):
+def error_page(status: int, title: str, message: str) -> Response:
     resp = make_response(render_template("error.html", status=status, title=title, message=message), status)
     resp.vary.add("HX-Request")
     return resp
