@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import ROOT, GatewayProcess
 

@@ -18,7 +18,7 @@ import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
 from openai.types.chat import ChatCompletionChunk
 
-from tests.conftest import CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.support.secrets import CLIENT_SECRET, ENV, PROVIDER_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import GatewayProcess

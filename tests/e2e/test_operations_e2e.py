@@ -13,7 +13,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import GatewayProcess

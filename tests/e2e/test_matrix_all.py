@@ -29,12 +29,12 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gt
 
-from tests.conftest import CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.support.secrets import CLIENT_SECRET, ENV, PROVIDER_SECRET
 from tests.support import gemini_wire as gw
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import GatewayProcess
-from tests.test_matrix import (CAT_URL, PNG, SIGNATURE, SYSTEM, TIME_SCHEMA, TOOLS_ANTHROPIC, TOOLS_OPENAI,
+from tests.e2e.test_matrix import (CAT_URL, PNG, SIGNATURE, SYSTEM, TIME_SCHEMA, TOOLS_ANTHROPIC, TOOLS_OPENAI,
                                WEATHER_SCHEMA, check_chat_stream, check_message_stream)
 
 CLIENTS = ("openai", "anthropic", "responses", "gemini")

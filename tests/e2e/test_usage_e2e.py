@@ -18,7 +18,8 @@ import requests
 
 from plexus.usage.params import Filters
 from plexus.usage.sqlite_store import SQLiteStore
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, ENV
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream, Reply
 from tests.support.gateway_process import GatewayProcess

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, ENV
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import GatewayProcess

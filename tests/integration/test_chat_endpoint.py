@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from tests.conftest import CLIENT_SECRET, PROVIDER_SECRET
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
 
 URL = None  # set per test from the app's config
@@ -214,7 +214,7 @@ def test_unknown_path_is_a_json_404(client):
 
 def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monkeypatch):
     from plexus import create_app
-    from tests.conftest import config_text
+    from tests.support.configs import config_text
 
     monkeypatch.delenv("UPSTREAM_KEY")
     app = create_app(str(write_config(config_text("http://127.0.0.1:9"))), watch=False)

@@ -9,7 +9,7 @@ import pytest
 genai = pytest.importorskip("google.genai")
 from google.genai import errors, types  # noqa: E402
 
-from tests.conftest import CLIENT_SECRET, ENV, PROVIDER_SECRET  # noqa: E402
+from tests.support.secrets import CLIENT_SECRET, ENV, PROVIDER_SECRET  # noqa: E402
 from tests.support import gemini_wire as gw, wire  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream  # noqa: E402
 from tests.support.gateway_process import GatewayProcess  # noqa: E402

@@ -7,7 +7,8 @@ import openai
 import pytest
 import requests
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, ENV
 from tests.support import wire
 from tests.support.gateway_process import ROOT, GatewayProcess
 

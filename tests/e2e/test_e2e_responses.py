@@ -3,7 +3,7 @@
 import openai
 import pytest
 
-from tests.conftest import CLIENT_SECRET, ENV
+from tests.support.secrets import CLIENT_SECRET, ENV
 from tests.support import fixtures, wire
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import GatewayProcess

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plexus import create_app
-from tests.conftest import CLIENT_SECRET
+from tests.support.secrets import CLIENT_SECRET
 from tests.support import wire
 
 EXAMPLES = int(os.environ.get("PLEXUS_FUZZ_EXAMPLES", "5000"))

@@ -13,9 +13,10 @@ from plexus import create_app, logs
 from plexus.capture import (REDACTED, Captures, Exchange, Part, Settings, _cut_partial_secret, fair_share,
                             redact_headers, redact_text, spellings)
 from plexus.usage.record import UsageRecord
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
-from tests.test_dashboard import Admin
+from tests.support.dashboard import Admin
 
 SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET)
 METRICS_TOKEN = "metrics-test-METRICSTOKEN-0001"

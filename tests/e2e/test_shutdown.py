@@ -8,7 +8,8 @@ import time
 
 import requests
 
-from tests.conftest import CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import CLIENT_SECRET, ENV
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_process import GatewayProcess
