@@ -14,10 +14,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.configs import config_text
-from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateways import gateway_for
 
 TOKEN = "metrics-test-METRICSTOKEN-0001"
 SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET, TOKEN)
@@ -34,11 +34,9 @@ def fake():
 @pytest.fixture(scope="module")
 def gw(fake, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ops")
-    path = tmp / "plexus.yaml"
-    path.write_text(config_text(fake.url) + "metrics:\n  token: ${PLEXUS_METRICS_TOKEN}\n")
-    env = {**ENV, "PLEXUS_METRICS_TOKEN": TOKEN, "DATABASE_URL": str(tmp / "plexus.db"),
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
-    with GatewayProcess(path, env=env, workers=2, log_path=tmp / "gateway.log") as process:
+    config = config_text(fake.url) + "metrics:\n  token: ${PLEXUS_METRICS_TOKEN}\n"
+    env = {"PLEXUS_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
+    with gateway_for(config, tmp, env=env, workers=2) as process:
         process.tmp = tmp
         yield process
 

@@ -9,3 +9,6 @@ ADMIN_SECRET = "admin-test-ADMINSECRET-0001"
 SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET)
 
 ENV = {"PLEXUS_KEY_TEST": CLIENT_SECRET, "UPSTREAM_KEY": PROVIDER_SECRET, "PLEXUS_ADMIN_KEY": ADMIN_SECRET}
+
+# a second client key (the shared end-to-end gateway's `other`), for what is kept per key
+OTHER_SECRET = "sk-plexus-test-OTHERCLIENT-0002"
