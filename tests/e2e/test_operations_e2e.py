@@ -3,6 +3,7 @@ mode, the log level changed at run time for every worker, and no secret in the l
 captures with the level at debug and capture on, error paths included."""
 
 import glob
+import json
 import os
 import sqlite3
 import threading
@@ -132,9 +133,11 @@ def test_no_secret_reaches_the_log_or_the_captures(gw, fake):
     fake.reply(status=500, body=wire.openai_error(500, echo, type="server_error"))  # retryable: a cooldown
     assert chat(gw)[0] == 500
     fake.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), cut_after=2)
-    assert b"error" in chat(gw, stream=True)[1]
+    error = wire.chat_stream_error(chat(gw, stream=True)[1])
+    assert error["message"] == "The connection to provider 'up' broke (ProtocolError)" and error["type"] == "server_error"
     fake.reply(body=b"not json " + PROVIDER_SECRET.encode())
-    assert chat(gw)[0] == 502
+    status, body = chat(gw)
+    assert status == 502 and json.loads(body)["error"]["message"] == "The upstream answered with a body that is not JSON"
     for wrong in (PROVIDER_SECRET, ADMIN_SECRET, TOKEN):
         assert chat(gw, headers={"Authorization": f"Bearer {wrong}"})[0] == 401
     for wrong in (PROVIDER_SECRET, CLIENT_SECRET, TOKEN):

@@ -99,7 +99,8 @@ def test_missing_or_wrong_key_is_401_in_openai_shape(client, mocked, headers):
 def test_x_api_key_header_is_accepted(client, mocked):
     mocked.post(URL, json=wire.chat_completion("up-model", "Hi!"))
     resp = post(client, chat_body(), headers={"Authorization": "", "x-api-key": CLIENT_SECRET})
-    assert resp.status_code == 200
+    assert resp.status_code == 200 and resp.json["choices"][0]["message"]["content"] == "Hi!"
+    assert mocked.calls[0].request.headers["Authorization"] == f"Bearer {PROVIDER_SECRET}"
 
 
 @pytest.mark.parametrize(
@@ -163,6 +164,8 @@ def test_upstream_echoing_the_provider_key_is_redacted(client, mocked):
     resp = post(client, chat_body())
     assert resp.status_code == 401
     assert PROVIDER_SECRET not in resp.get_data(as_text=True)
+    assert resp.json == {"error": {"message": "Incorrect API key provided: ***", "type": "invalid_request_error",
+                                   "param": None, "code": "invalid_api_key"}}
 
 
 def test_upstream_non_json_error_body_still_gives_a_message(client, mocked):
@@ -188,6 +191,8 @@ def test_upstream_200_with_garbage_is_502(client, mocked):
     mocked.post(URL, body=b"not json", content_type="application/json")
     resp = post(client, chat_body())
     assert resp.status_code == 502
+    assert resp.json == {"error": {"message": "The upstream answered with a body that is not JSON",
+                                   "type": "server_error", "param": None, "code": "upstream_unavailable"}}
 
 
 def test_models_lists_aliases_in_openai_format(client):
@@ -209,7 +214,9 @@ def test_health_needs_no_auth(client):
 
 def test_unknown_path_is_a_json_404(client):
     resp = client.post("/v1/nothing")
-    assert resp.status_code == 404 and "error" in resp.json
+    assert resp.status_code == 404 and resp.mimetype == "application/json"
+    assert set(resp.json) == {"error"} and resp.json["error"]["type"] == "invalid_request_error"
+    assert resp.json["error"]["message"].startswith("The requested URL was not found on the server.")
 
 
 def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monkeypatch):

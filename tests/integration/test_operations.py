@@ -166,7 +166,8 @@ def test_metrics_count_what_went_through(client, auth, upstream):
 
 def test_a_stream_cut_midway_counts_as_an_upstream_error(client, auth, upstream):
     upstream.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), cut_after=2)
-    assert b"error" in ask(client, auth, stream=True).get_data()
+    error = wire.chat_stream_error(ask(client, auth, stream=True).get_data())
+    assert error["message"] == "The connection to provider 'up' broke (ProtocolError)" and error["type"] == "server_error"
     m = scrape(client)
     assert total(m, "plexus_upstream_errors_total", kind="upstream_unavailable") == 1
     assert total(m, "plexus_requests_total", status="502") == 1
