@@ -143,7 +143,9 @@ def test_body_over_the_limit_is_413(app, mocked):
     assert resp.status_code == 413 and resp.json["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("status, etype, code", [(429, "requests", "rate_limit_exceeded"), (500, "server_error", None), (503, "server_error", None), (400, "invalid_request_error", "context_length_exceeded")])
+@pytest.mark.parametrize("status, etype, code", [(429, "requests", "rate_limit_exceeded"), (500, "server_error", None),
+                                                 (503, "server_error", None),
+                                                 (400, "invalid_request_error", "context_length_exceeded")])
 def test_upstream_error_status_and_message_come_through(client, mocked, status, etype, code):
     mocked.post(URL, status=status, json=wire.openai_error(status, f"upstream says {status}", etype, code), headers={"retry-after": "7"})
     resp = post(client, chat_body())

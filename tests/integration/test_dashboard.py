@@ -11,7 +11,7 @@ import pytest
 from plexus import create_app
 from plexus.dashboard.auth import LoginThrottle
 from tests.support.configs import config_text
-from tests.support.dashboard import Admin, clean, csrf_of
+from tests.support.dashboard import Admin, csrf_of
 from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
 
 COMMENTED = "# written by hand: keep me\n"

@@ -21,7 +21,6 @@ import anthropic
 import openai
 import pytest
 import requests
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gt
 
