@@ -61,8 +61,8 @@ def sdks(shared_gateway):
 
 def cell(client, upstream, fake, sdks):
     if (client, upstream) in core_pairs.PAIRS:
-        return core_pairs.CASES, core_pairs.Cell(client, upstream, fake, sdks.oa, sdks.an)
-    return other_pairs.CASES, other_pairs.Cell(client, upstream, fake, sdks)
+        return core_pairs.BOOK, core_pairs.Cell(client, upstream, fake, sdks.oa, sdks.an)
+    return other_pairs.BOOK, other_pairs.Cell(client, upstream, fake, sdks)
 
 
 @pytest.mark.parametrize(
@@ -70,5 +70,5 @@ def cell(client, upstream, fake, sdks):
     [pytest.param(c, u, s, id=f"{c}-{u}-{s}") for c in CLIENTS for u in UPSTREAMS for s in SCENARIOS],
 )
 def test_matrix(client, upstream, scenario, sdks, fake):
-    cases, m = cell(client, upstream, fake, sdks)
-    cases[client, scenario](m)
+    book, m = cell(client, upstream, fake, sdks)
+    book.cases[client, scenario](m)

@@ -16,8 +16,9 @@ import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
 from openai.types.chat import ChatCompletionChunk
 
-from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
+from tests.e2e.matrix import CaseBook, Call
 from tests.support import wire
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 
 CLIENTS = ("openai", "anthropic")
 UPSTREAMS = ("chat", "messages")
@@ -56,25 +57,11 @@ TOOLS_ANTHROPIC = [
 ]
 
 
-CASES = {}
-
-
-def case(client, scenario):
-    def register(fn):
-        CASES[client, scenario] = fn
-        return fn
-
-    return register
+BOOK = CaseBook()
+case = BOOK.case
 
 
 # ---- the answer a cell scripts, in neutral terms -------------------------------------------------------
-
-
-@dataclass
-class Call:
-    suffix: str  # the upstream's id is its prefix (call_ / toolu_) + this
-    name: str
-    input: dict
 
 
 @dataclass

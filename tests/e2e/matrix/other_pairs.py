@@ -24,7 +24,7 @@ import requests
 from google.genai import errors as genai_errors
 from google.genai import types as gt
 
-from tests.e2e.matrix import core_pairs
+from tests.e2e.matrix import CaseBook, Call, core_pairs
 from tests.e2e.matrix.core_pairs import (CAT_URL, PNG, SIGNATURE, SYSTEM, TIME_SCHEMA, TOOLS_ANTHROPIC, TOOLS_OPENAI,
                                WEATHER_SCHEMA, check_chat_stream, check_message_stream)
 from tests.support import gemini_wire as gw
@@ -55,25 +55,11 @@ TOOLS_RESPONSES = [{"type": "function", "name": t["function"]["name"], "descript
                     "parameters": t["function"]["parameters"], "strict": False} for t in TOOLS_OPENAI]
 
 
-CASES = {}
-
-
-def case(client, scenario):
-    def register(fn):
-        CASES[client, scenario] = fn
-        return fn
-
-    return register
+BOOK = CaseBook()
+case = BOOK.case
 
 
 # ---- the answer a cell scripts, in neutral terms -------------------------------------------------------
-
-
-@dataclass
-class Call:
-    suffix: str  # the upstream's id is its prefix (call_ / toolu_) + this; Gemini sends none
-    name: str
-    input: dict
 
 
 @dataclass
