@@ -165,6 +165,8 @@ def test_operator_journey(gateway, upstreams, context):
 
     # ... appears in Logs
     page.get_by_role("link", name="Logs", exact=True).click()
+    # a reload before the click's navigation commits would cancel it and keep reloading Models
+    expect(page).to_have_url(re.compile(r"/logs$"))
     row = page.locator("#log-rows tbody tr").first
     eventually(lambda: page.reload() or row.count() > 0)
     expect(row).to_contain_text("chat")
