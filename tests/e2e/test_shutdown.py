@@ -8,19 +8,17 @@ import time
 
 import requests
 
-from tests.conftest import CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import CLIENT_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateways import gateway_for
 
 
 def test_sigterm_lets_the_stream_finish_refuses_new_work_and_keeps_the_record(tmp_path):
     with FakeUpstream() as fake:
-        path = tmp_path / "plexus.yaml"
-        path.write_text(config_text(fake.url))
         db = tmp_path / "usage.db"
-        env = {**ENV, "DATABASE_URL": str(db), "GRACEFUL_TIMEOUT": "20"}
-        gw = GatewayProcess(path, env=env).start()
+        gw = gateway_for(config_text(fake.url), tmp_path, env={"DATABASE_URL": str(db), "GRACEFUL_TIMEOUT": "20"}).start()
         try:
             fake.reply(events=wire.chat_stream("up-model", [f"w{i} " for i in range(15)]), gap=0.2)
             got, first = [], threading.Event()

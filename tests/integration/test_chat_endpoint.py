@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from tests.conftest import CLIENT_SECRET, PROVIDER_SECRET
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
 
 URL = None  # set per test from the app's config
@@ -99,7 +99,8 @@ def test_missing_or_wrong_key_is_401_in_openai_shape(client, mocked, headers):
 def test_x_api_key_header_is_accepted(client, mocked):
     mocked.post(URL, json=wire.chat_completion("up-model", "Hi!"))
     resp = post(client, chat_body(), headers={"Authorization": "", "x-api-key": CLIENT_SECRET})
-    assert resp.status_code == 200
+    assert resp.status_code == 200 and resp.json["choices"][0]["message"]["content"] == "Hi!"
+    assert mocked.calls[0].request.headers["Authorization"] == f"Bearer {PROVIDER_SECRET}"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,9 @@ def test_body_over_the_limit_is_413(app, mocked):
     assert resp.status_code == 413 and resp.json["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("status, etype, code", [(429, "requests", "rate_limit_exceeded"), (500, "server_error", None), (503, "server_error", None), (400, "invalid_request_error", "context_length_exceeded")])
+@pytest.mark.parametrize("status, etype, code", [(429, "requests", "rate_limit_exceeded"), (500, "server_error", None),
+                                                 (503, "server_error", None),
+                                                 (400, "invalid_request_error", "context_length_exceeded")])
 def test_upstream_error_status_and_message_come_through(client, mocked, status, etype, code):
     mocked.post(URL, status=status, json=wire.openai_error(status, f"upstream says {status}", etype, code), headers={"retry-after": "7"})
     resp = post(client, chat_body())
@@ -163,6 +166,8 @@ def test_upstream_echoing_the_provider_key_is_redacted(client, mocked):
     resp = post(client, chat_body())
     assert resp.status_code == 401
     assert PROVIDER_SECRET not in resp.get_data(as_text=True)
+    assert resp.json == {"error": {"message": "Incorrect API key provided: ***", "type": "invalid_request_error",
+                                   "param": None, "code": "invalid_api_key"}}
 
 
 def test_upstream_non_json_error_body_still_gives_a_message(client, mocked):
@@ -188,6 +193,8 @@ def test_upstream_200_with_garbage_is_502(client, mocked):
     mocked.post(URL, body=b"not json", content_type="application/json")
     resp = post(client, chat_body())
     assert resp.status_code == 502
+    assert resp.json == {"error": {"message": "The upstream answered with a body that is not JSON",
+                                   "type": "server_error", "param": None, "code": "upstream_unavailable"}}
 
 
 def test_models_lists_aliases_in_openai_format(client):
@@ -209,12 +216,14 @@ def test_health_needs_no_auth(client):
 
 def test_unknown_path_is_a_json_404(client):
     resp = client.post("/v1/nothing")
-    assert resp.status_code == 404 and "error" in resp.json
+    assert resp.status_code == 404 and resp.mimetype == "application/json"
+    assert set(resp.json) == {"error"} and resp.json["error"]["type"] == "invalid_request_error"
+    assert resp.json["error"]["message"].startswith("The requested URL was not found on the server.")
 
 
 def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monkeypatch):
     from plexus import create_app
-    from tests.conftest import config_text
+    from tests.support.configs import config_text
 
     monkeypatch.delenv("UPSTREAM_KEY")
     app = create_app(str(write_config(config_text("http://127.0.0.1:9"))), watch=False)

@@ -9,7 +9,7 @@ from plexus import create_app
 from plexus.config import parse_config
 from plexus.providers import chat
 from plexus.quirks import ThinkSplitter, split_think
-from tests.conftest import CLIENT_SECRET
+from tests.support.secrets import CLIENT_SECRET
 from tests.support import wire
 
 CONFIG = """

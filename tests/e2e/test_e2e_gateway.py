@@ -2,30 +2,17 @@
 
 import threading
 import time
+from pathlib import Path
 
 import openai
 import pytest
 import requests
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 from tests.support import wire
 from tests.support.gateway_process import ROOT, GatewayProcess
-
-
-@pytest.fixture(scope="module")
-def fake():
-    from tests.support.fake_upstream import FakeUpstream
-
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def gateway(fake, tmp_path_factory):
-    path = tmp_path_factory.mktemp("gw") / "plexus.yaml"
-    path.write_text(config_text(fake.url))
-    with GatewayProcess(path, env=ENV) as gw:
-        yield gw
+from tests.support.gateways import SHARED_ALIASES, gateway_for
 
 
 @pytest.fixture
@@ -93,13 +80,12 @@ def test_sdk_sees_the_right_exception_classes(sdk, gateway, fake):
 
 
 def test_models_list_through_the_sdk(sdk):
-    assert [m.id for m in sdk.models.list()] == ["fast", "fast-too"]
+    assert [m.id for m in sdk.models.list()] == SHARED_ALIASES
 
 
 def test_config_change_reaches_every_worker(fake, tmp_path):
-    path = tmp_path / "plexus.yaml"
-    path.write_text(config_text(fake.url))
-    with GatewayProcess(path, env=ENV, workers=2) as gw:
+    with gateway_for(config_text(fake.url), tmp_path, workers=2) as gw:
+        path = Path(gw.config_path)
         headers = {"Authorization": f"Bearer {CLIENT_SECRET}"}
 
         def ids():

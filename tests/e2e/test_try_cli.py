@@ -1,4 +1,4 @@
-"""`python -m plexus try`: a real gateway (gunicorn) in front of a fake chat upstream, asked in every
+"""`python -m plexus try`: the shared end-to-end gateway (gunicorn) in front of a fake chat upstream, asked in every
 client style, streamed and not, with a tool and an image; what it prints and its exit status."""
 
 import io
@@ -9,26 +9,11 @@ import sys
 import pytest
 
 from plexus import tryout
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
 from tests.support import wire
-from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import ROOT, GatewayProcess
+from tests.support.gateway_process import ROOT
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 
 STYLES = ("chat", "messages", "responses", "gemini")
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def gateway(fake, tmp_path_factory):
-    path = tmp_path_factory.mktemp("gw") / "plexus.yaml"
-    path.write_text(config_text(fake.url))
-    with GatewayProcess(path, env=ENV) as gw:
-        yield gw
 
 
 def run_try(gateway, *argv, admin=True):
@@ -43,7 +28,6 @@ def run_try(gateway, *argv, admin=True):
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("style", STYLES)
 def test_every_style_prints_the_answer_and_a_summary(gateway, fake, style, stream):
-    fake.reset()
     code, out, err = run_try(gateway, "--style", style, *(["--stream"] if stream else []))
     assert code == 0, err
     lines = out.splitlines()
@@ -62,7 +46,6 @@ def test_every_style_prints_the_answer_and_a_summary(gateway, fake, style, strea
 
 @pytest.mark.parametrize("style", STYLES)
 def test_a_tool_call_is_printed_with_its_arguments(gateway, fake, style):
-    fake.reset()
     call = ("call_1", "get_weather", '{"city":"Paris"}')
     fake.reply(events=wire.chat_stream_full("up-model", tool_calls=[call]))
     code, out, err = run_try(gateway, "--style", style, "--stream", "--tool")
@@ -77,7 +60,6 @@ def test_a_tool_call_is_printed_with_its_arguments(gateway, fake, style):
 
 @pytest.mark.parametrize("style", STYLES)
 def test_an_image_reaches_the_upstream_as_an_image(gateway, fake, style):
-    fake.reset()
     code, out, err = run_try(gateway, "--style", style, "--image")
     assert code == 0, err
     parts = fake.last.body["messages"][-1]["content"]
@@ -86,7 +68,6 @@ def test_an_image_reaches_the_upstream_as_an_image(gateway, fake, style):
 
 
 def test_reasoning_is_marked(gateway, fake):
-    fake.reset()
     fake.reply(events=wire.chat_stream_full("up-model", content=["It is red."], reasoning=["Looking at pixels."],
                                              finish_reason="stop"))
     code, out, err = run_try(gateway, "--style", "messages", "--stream")
@@ -109,7 +90,6 @@ def test_a_wrong_key_exits_non_zero(gateway):
 
 
 def test_an_error_inside_the_stream_exits_non_zero(gateway, fake):
-    fake.reset()
     fake.reply(events=wire.chat_stream("up-model", ["Hel", "lo"], with_usage=False), cut_after=2)
     code, out, err = run_try(gateway, "--style", "messages", "--stream")
     assert code == 1
@@ -117,7 +97,6 @@ def test_an_error_inside_the_stream_exits_non_zero(gateway, fake):
 
 
 def test_own_payload_file(gateway, fake, tmp_path):
-    fake.reset()
     payload = tmp_path / "mine.json"
     payload.write_text('{"model": "x", "messages": [{"role": "user", "content": "mine"}], "temperature": 0.5}')
     code, out, err = run_try(gateway, "--payload", str(payload))
@@ -134,7 +113,6 @@ def test_no_gateway_listening_is_an_error(tmp_path):
 
 def test_runs_as_a_module_command(gateway, fake):
     """The documented command line, as a user runs it (key from $PLEXUS_KEY, no admin key: no cost)."""
-    fake.reset()
     env = {"PLEXUS_KEY": CLIENT_SECRET, "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-m", "plexus", "try", "fast", "--style", "messages", "--stream",
                            "--url", gateway.url], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

@@ -13,9 +13,10 @@ from plexus import create_app, logs
 from plexus.capture import (REDACTED, Captures, Exchange, Part, Settings, _cut_partial_secret, fair_share,
                             redact_headers, redact_text, spellings)
 from plexus.usage.record import UsageRecord
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
-from tests.test_dashboard import Admin
+from tests.support.dashboard import Admin
 
 SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET)
 METRICS_TOKEN = "metrics-test-METRICSTOKEN-0001"
@@ -165,7 +166,8 @@ def test_metrics_count_what_went_through(client, auth, upstream):
 
 def test_a_stream_cut_midway_counts_as_an_upstream_error(client, auth, upstream):
     upstream.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), cut_after=2)
-    assert b"error" in ask(client, auth, stream=True).get_data()
+    error = wire.chat_stream_error(ask(client, auth, stream=True).get_data())
+    assert error["message"] == "The connection to provider 'up' broke (ProtocolError)" and error["type"] == "server_error"
     m = scrape(client)
     assert total(m, "plexus_upstream_errors_total", kind="upstream_unavailable") == 1
     assert total(m, "plexus_requests_total", status="502") == 1

@@ -2,49 +2,22 @@
 (google-genai) as the client: to a chat upstream and to a gemini upstream, streaming and not."""
 
 import base64
-import textwrap
 
 import pytest
 
 genai = pytest.importorskip("google.genai")
 from google.genai import errors, types  # noqa: E402
 
-from tests.conftest import CLIENT_SECRET, ENV, PROVIDER_SECRET  # noqa: E402
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET  # noqa: E402
 from tests.support import gemini_wire as gw, wire  # noqa: E402
-from tests.support.fake_upstream import FakeUpstream  # noqa: E402
-from tests.support.gateway_process import GatewayProcess  # noqa: E402
 
 WEATHER = types.FunctionDeclaration(name="get_weather", description="Current weather in a city",
                                     parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}},
                                                             "required": ["city"]})
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def gateway(fake, tmp_path_factory):
-    path = tmp_path_factory.mktemp("gemini_e2e") / "plexus.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        admin_key: ${{PLEXUS_ADMIN_KEY}}
-        keys: {{test: {{secret: "${{PLEXUS_KEY_TEST}}"}}}}
-        providers:
-          oa: {{type: chat, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-          gm: {{type: gemini, api_base_url: "{fake.url}/v1beta", api_key: "${{UPSTREAM_KEY}}"}}
-        models:
-          to-chat: {{targets: [{{provider: oa, model: up-chat}}]}}
-          to-gemini: {{targets: [{{provider: gm, model: gemini-2.5-flash}}]}}
-        """))
-    with GatewayProcess(path, env=ENV) as gw_:
-        yield gw_
-
-
 @pytest.fixture
-def sdk(gateway, fake):
-    fake.reset()
+def sdk(gateway):
     options = types.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=20_000)
     return genai.Client(api_key=CLIENT_SECRET, http_options=options)
 

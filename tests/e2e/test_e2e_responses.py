@@ -3,39 +3,8 @@
 import openai
 import pytest
 
-from tests.conftest import CLIENT_SECRET, ENV
+from tests.support.secrets import CLIENT_SECRET, OTHER_SECRET
 from tests.support import fixtures, wire
-from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
-
-OTHER_SECRET = "sk-plexus-test-OTHERCLIENT-0002"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def gateway(fake, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("responses")
-    path = tmp / "plexus.yaml"
-    path.write_text(f"""
-keys:
-  test: {{secret: "${{PLEXUS_KEY_TEST}}"}}
-  other: {{secret: "{OTHER_SECRET}"}}
-providers:
-  oa: {{type: chat, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-  an: {{type: messages, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-  rs: {{type: responses, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-models:
-  to-chat: {{targets: [{{provider: oa, model: up-chat}}]}}
-  to-messages: {{targets: [{{provider: an, model: up-claude}}]}}
-  to-responses: {{targets: [{{provider: rs, model: up-gpt}}]}}
-""")
-    with GatewayProcess(path, env={**ENV, "DATABASE_URL": str(tmp / "plexus.db")}) as gw:
-        yield gw
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ mode, the log level changed at run time for every worker, and no secret in the l
 captures with the level at debug and capture on, error paths included."""
 
 import glob
+import json
 import os
 import sqlite3
 import threading
@@ -13,10 +14,11 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateways import gateway_for
 
 TOKEN = "metrics-test-METRICSTOKEN-0001"
 SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET, TOKEN)
@@ -33,11 +35,9 @@ def fake():
 @pytest.fixture(scope="module")
 def gw(fake, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ops")
-    path = tmp / "plexus.yaml"
-    path.write_text(config_text(fake.url) + "metrics:\n  token: ${PLEXUS_METRICS_TOKEN}\n")
-    env = {**ENV, "PLEXUS_METRICS_TOKEN": TOKEN, "DATABASE_URL": str(tmp / "plexus.db"),
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
-    with GatewayProcess(path, env=env, workers=2, log_path=tmp / "gateway.log") as process:
+    config = config_text(fake.url) + "metrics:\n  token: ${PLEXUS_METRICS_TOKEN}\n"
+    env = {"PLEXUS_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
+    with gateway_for(config, tmp, env=env, workers=2) as process:
         process.tmp = tmp
         yield process
 
@@ -133,9 +133,11 @@ def test_no_secret_reaches_the_log_or_the_captures(gw, fake):
     fake.reply(status=500, body=wire.openai_error(500, echo, type="server_error"))  # retryable: a cooldown
     assert chat(gw)[0] == 500
     fake.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), cut_after=2)
-    assert b"error" in chat(gw, stream=True)[1]
+    error = wire.chat_stream_error(chat(gw, stream=True)[1])
+    assert error["message"] == "The connection to provider 'up' broke (ProtocolError)" and error["type"] == "server_error"
     fake.reply(body=b"not json " + PROVIDER_SECRET.encode())
-    assert chat(gw)[0] == 502
+    status, body = chat(gw)
+    assert status == 502 and json.loads(body)["error"]["message"] == "The upstream answered with a body that is not JSON"
     for wrong in (PROVIDER_SECRET, ADMIN_SECRET, TOKEN):
         assert chat(gw, headers={"Authorization": f"Bearer {wrong}"})[0] == 401
     for wrong in (PROVIDER_SECRET, CLIENT_SECRET, TOKEN):

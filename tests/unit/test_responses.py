@@ -127,7 +127,8 @@ def test_codex_style_input_translates_to_chat():
     body = chat.build_request(req, "up", PROVIDER)
     assert body["messages"] == [
         {"role": "system", "content": "You are Codex.\n\nBe brief."},
-        {"role": "user", "content": [{"type": "text", "text": "Weather?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+        {"role": "user", "content": [{"type": "text", "text": "Weather?"},
+                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
         {"role": "assistant", "content": None, "reasoning_content": "Need a tool.", "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\":21}"},

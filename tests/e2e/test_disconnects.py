@@ -11,10 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateways import gateway_for
 
 
 def runtime(gw):
@@ -51,10 +52,8 @@ def wait_idle(gw, timeout=10):
 
 def test_two_hundred_hang_ups_leak_nothing(tmp_path):
     with FakeUpstream() as fake:
-        path = tmp_path / "plexus.yaml"
-        path.write_text(config_text(fake.url))
         db = tmp_path / "usage.db"
-        with GatewayProcess(path, env={**ENV, "DATABASE_URL": str(db)}) as gw:
+        with gateway_for(config_text(fake.url), tmp_path, env={"DATABASE_URL": str(db)}) as gw:
             fake.default_reply = lambda seen: FakeUpstream.default_reply(fake, seen) if not (seen.body or {}).get("stream") else \
                 __import__("tests.support.fake_upstream", fromlist=["Reply"]).Reply(
                     events=wire.chat_stream("up-model", [f"t{i} " for i in range(40)]), gap=0.05)
@@ -88,9 +87,7 @@ def test_two_hundred_hang_ups_leak_nothing(tmp_path):
 
 def test_a_hang_up_during_a_slow_upstream_ends_the_relay_within_a_second(tmp_path):
     with FakeUpstream() as fake:
-        path = tmp_path / "plexus.yaml"
-        path.write_text(config_text(fake.url))
-        with GatewayProcess(path, env={**ENV, "DATABASE_URL": str(tmp_path / "u.db")}) as gw:
+        with gateway_for(config_text(fake.url), tmp_path) as gw:
             fake.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), gap=8)  # 8 s between chunks
             open_stream(gw, 100)  # reads the first chunk, then hangs up
             started = time.time()

@@ -5,7 +5,8 @@ import textwrap
 import pytest
 
 from plexus.config import ConfigError, ConfigWatcher, load_config, parse_config
-from tests.conftest import PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import PROVIDER_SECRET
 from tests.support.gateway_process import ROOT
 
 BASE = "http://127.0.0.1:9"

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from plexus.config import ConfigError, load_config
-from tests.conftest import ENV, PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ENV, PROVIDER_SECRET
 from tests.support.gateway_process import ROOT
 
 BROKEN = """\

@@ -8,7 +8,8 @@ import pytest
 import responses
 
 from plexus import create_app
-from tests.conftest import CLIENT_SECRET, PROVIDER_SECRET, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import gemini_wire as gw, wire
 
 PROVIDERS = """\

@@ -1,9 +1,7 @@
-"""The end-to-end matrix, every pair: client style ∈ {OpenAI chat SDK, Anthropic SDK, OpenAI Responses
-SDK, google-genai} × upstream provider type ∈ {chat, messages, responses, gemini} × 9 scenarios,
-through one real gateway (gunicorn + gevent) in front of one fake upstream.
-
-The four pairs tests/test_matrix.py already covers (OpenAI/Anthropic SDK × chat/messages) are left
-out, so 12 pairs remain. As there, a cell scripts the upstream's answer in the upstream's own wire
+"""The matrix's cells for the twelve pairs of client style ∈ {OpenAI chat SDK, Anthropic SDK, OpenAI
+Responses SDK, google-genai} × upstream provider type ∈ {chat, messages, responses, gemini} that
+core_pairs.py (OpenAI/Anthropic SDK × chat/messages) does not hold; the harness is
+tests/e2e/test_matrix.py. As there, a cell scripts the upstream's answer in the upstream's own wire
 format (Gemini: `alt=sse` with CRLF, whole function calls, usageMetadata; Responses: the whole event
 sequence with sequence_number), calls with the client's SDK, then checks (a) what the client got, in
 its own vocabulary (text, tool calls with their exact arguments, finish reason, usage converted by
@@ -12,12 +10,10 @@ paired with an `Intent` (what it asks for, in neutral terms), and the body the u
 is built from that intent by one builder per provider type (`expect_chat`, `expect_messages`,
 `expect_responses`, `expect_gemini`), after wire-formats.md §1-§5. Same-family pairs (Responses →
 responses, Gemini → gemini) take the fast path: the upstream gets the client's own body.
-Ids read `test_matrix_all[<client>-<upstream>-<scenario>]`.
 """
 
 import base64
 import json
-import textwrap
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
@@ -25,28 +21,23 @@ import anthropic
 import openai
 import pytest
 import requests
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gt
 
-from tests.conftest import CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.e2e.matrix import CaseBook, Call, core_pairs
+from tests.e2e.matrix.core_pairs import (CAT_URL, PNG, SIGNATURE, SYSTEM, TIME_SCHEMA, TOOLS_ANTHROPIC, TOOLS_OPENAI,
+                               WEATHER_SCHEMA, check_chat_stream, check_message_stream)
 from tests.support import gemini_wire as gw
 from tests.support import wire
-from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
-from tests.test_matrix import (CAT_URL, PNG, SIGNATURE, SYSTEM, TIME_SCHEMA, TOOLS_ANTHROPIC, TOOLS_OPENAI,
-                               WEATHER_SCHEMA, check_chat_stream, check_message_stream)
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 
 CLIENTS = ("openai", "anthropic", "responses", "gemini")
 UPSTREAMS = ("chat", "messages", "responses", "gemini")
-SCENARIOS = ("text", "streamed_text", "tools", "streamed_tools", "tool_result", "image", "thinking",
-             "error_429", "error_500")
-COVERED = {(c, u) for c in ("openai", "anthropic") for u in ("chat", "messages")}  # tests/test_matrix.py
-PAIRS = [(c, u) for c in CLIENTS for u in UPSTREAMS if (c, u) not in COVERED]
+PAIRS = {(c, u) for c in CLIENTS for u in UPSTREAMS} - core_pairs.PAIRS
 FAMILY = {"openai": "chat", "anthropic": "messages", "responses": "responses", "gemini": "gemini"}
 
 ALIAS = {u: f"to-{u}" for u in UPSTREAMS}
-UP_MODEL = {"chat": "up-chat", "messages": "up-claude", "responses": "up-gpt", "gemini": "up-gemini"}
+UP_MODEL = {"chat": "up-chat", "messages": "up-claude", "responses": "up-gpt", "gemini": "gemini-2.5-flash"}
 
 CHAT_FINISH = {"stop": "stop", "tool_calls": "tool_calls", "length": "length", "content_filter": "content_filter"}
 ANTHROPIC_STOP = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
@@ -64,99 +55,11 @@ TOOLS_RESPONSES = [{"type": "function", "name": t["function"]["name"], "descript
                     "parameters": t["function"]["parameters"], "strict": False} for t in TOOLS_OPENAI]
 
 
-# ---- fixtures ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def gateway(fake, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("matrix_all")
-    path = tmp / "plexus.yaml"
-    # `${...}` is quoted: inside a YAML flow mapping a bare `{` would open another mapping
-    path.write_text(textwrap.dedent(f"""\
-        admin_key: ${{PLEXUS_ADMIN_KEY}}
-        keys: {{test: {{secret: "${{PLEXUS_KEY_TEST}}"}}}}
-        providers:
-          oa: {{type: chat, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-          an: {{type: messages, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-          rs: {{type: responses, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-          gm: {{type: gemini, api_base_url: "{fake.url}/v1beta", api_key: "${{UPSTREAM_KEY}}"}}
-        models:
-          to-chat: {{targets: [{{provider: oa, model: up-chat}}]}}
-          to-messages: {{targets: [{{provider: an, model: up-claude}}]}}
-          to-responses: {{targets: [{{provider: rs, model: up-gpt}}]}}
-          to-gemini: {{targets: [{{provider: gm, model: up-gemini}}]}}
-        """))
-    with GatewayProcess(path, env={**ENV, "DATABASE_URL": str(tmp / "plexus.db")}) as gw_:
-        yield gw_
-
-
-class Capture:
-    """An httpx request hook: what the SDK itself sent to the gateway (for the fast-path pairs, whose
-    upstream must receive exactly that body)."""
-
-    def __init__(self):
-        self.last = None
-
-    def __call__(self, request):
-        body = request.content
-        self.last = SimpleNamespace(method=request.method, url=request.url, headers=dict(request.headers),
-                                    body=json.loads(body) if body else None)
-
-
-@pytest.fixture(scope="module")
-def sdks(gateway):
-    cap = Capture()
-    hooks = {"request": [cap]}
-    oa = openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_SECRET, max_retries=0, timeout=20,
-                       http_client=openai.DefaultHttpxClient(event_hooks=hooks))
-    an = anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_SECRET, max_retries=0, timeout=20,
-                             http_client=anthropic.DefaultHttpxClient(event_hooks=hooks))
-    options = gt.HttpOptions(base_url=gateway.url, api_version="v1beta", timeout=20_000,
-                             client_args={"event_hooks": hooks})
-    gm = genai.Client(api_key=CLIENT_SECRET, http_options=options)
-    with oa, an, gm:  # closed before the gateway stops, so no idle keep-alive holds up its shutdown
-        yield SimpleNamespace(oa=oa, an=an, gm=gm, capture=cap, url=gateway.url)
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream(fake):
-    fake.reset()
-
-
-CASES = {}
-
-
-def case(client, scenario):
-    def register(fn):
-        CASES[client, scenario] = fn
-        return fn
-
-    return register
-
-
-@pytest.mark.parametrize(
-    "client,upstream,scenario",
-    [pytest.param(c, u, s, id=f"{c}-{u}-{s}") for c, u in PAIRS for s in SCENARIOS],
-)
-def test_matrix_all(client, upstream, scenario, sdks, fake):
-    cell = Cell(client, upstream, fake, sdks)
-    CASES[client, scenario](cell)
+BOOK = CaseBook()
+case = BOOK.case
 
 
 # ---- the answer a cell scripts, in neutral terms -------------------------------------------------------
-
-
-@dataclass
-class Call:
-    suffix: str  # the upstream's id is its prefix (call_ / toolu_) + this; Gemini sends none
-    name: str
-    input: dict
 
 
 @dataclass
@@ -625,7 +528,7 @@ class Cell:
             assert got["totalTokenCount"] == u.prompt + u.output
 
 
-# ---- streams read raw (the other two styles' checks are tests/test_matrix.py's) ----------------------------
+# ---- streams read raw (the other two styles' checks are core_pairs.py's) ----------------------------
 
 
 LIFECYCLE = ("response.created", "response.in_progress")

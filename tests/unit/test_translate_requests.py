@@ -10,7 +10,8 @@ from plexus.unified.types import REQUEST
 
 PROVIDER = Provider(id="p", type="messages", api_base_url="http://x/v1", api_key="k", headers={}, pricing={})
 PNG = "iVBORw0KGgo="
-TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
 
 
 def openai_to_anthropic(body):

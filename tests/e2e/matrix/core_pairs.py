@@ -1,14 +1,12 @@
-"""The end-to-end matrix: each client API style × each provider type × each scenario, through one
-real gateway (gunicorn + gevent) in front of one fake upstream, driven by the official SDKs.
+"""The matrix's cells for the OpenAI and Anthropic SDKs × chat and messages upstreams (the harness is
+tests/e2e/test_matrix.py; the other twelve pairs are in other_pairs.py).
 
 A cell scripts the upstream's answer in the upstream's own wire format, makes the call with the
 client's SDK, then checks (a) what the client got and (b) what the upstream received. Streams are
 read raw as well, so the event grammar of each format is checked, not just what an SDK tolerates.
-Ids read `test_matrix[<client>-<upstream>-<scenario>]`.
 """
 
 import json
-import textwrap
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -18,15 +16,14 @@ import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
 from openai.types.chat import ChatCompletionChunk
 
-from tests.conftest import CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.e2e.matrix import CaseBook, Call
 from tests.support import wire
-from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import GatewayProcess
+from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 
 CLIENTS = ("openai", "anthropic")
 UPSTREAMS = ("chat", "messages")
-SCENARIOS = ("text", "streamed_text", "tools", "streamed_tools", "tool_result", "image", "thinking",
-             "error_429", "error_500")
+
+PAIRS = {(c, u) for c in CLIENTS for u in UPSTREAMS}
 
 ALIAS = {"chat": "to-chat", "messages": "to-messages"}
 UP_MODEL = {"chat": "up-chat", "messages": "up-claude"}
@@ -60,72 +57,11 @@ TOOLS_ANTHROPIC = [
 ]
 
 
-# ---- fixtures ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def gateway(fake, tmp_path_factory):
-    path = tmp_path_factory.mktemp("matrix") / "plexus.yaml"
-    # `${...}` is quoted: inside a YAML flow mapping a bare `{` would open another mapping
-    path.write_text(textwrap.dedent(f"""\
-        admin_key: ${{PLEXUS_ADMIN_KEY}}
-        keys: {{test: {{secret: "${{PLEXUS_KEY_TEST}}"}}}}
-        providers:
-          oa: {{type: chat, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-          an: {{type: messages, api_base_url: "{fake.url}/v1", api_key: "${{UPSTREAM_KEY}}"}}
-        models:
-          to-chat: {{targets: [{{provider: oa, model: up-chat}}]}}
-          to-messages: {{targets: [{{provider: an, model: up-claude}}]}}
-        """))
-    with GatewayProcess(path, env=ENV) as gw:
-        yield gw
-
-
-@pytest.fixture(scope="module")
-def sdks(gateway):
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_SECRET, max_retries=0, timeout=20) as oa, \
-            anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_SECRET, max_retries=0, timeout=20) as an:
-        yield oa, an
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream(fake):
-    fake.reset()
-
-
-CASES = {}
-
-
-def case(client, scenario):
-    def register(fn):
-        CASES[client, scenario] = fn
-        return fn
-
-    return register
-
-
-@pytest.mark.parametrize(
-    "client,upstream,scenario",
-    [pytest.param(c, u, s, id=f"{c}-{u}-{s}") for c in CLIENTS for u in UPSTREAMS for s in SCENARIOS],
-)
-def test_matrix(client, upstream, scenario, sdks, fake):
-    CASES[client, scenario](Cell(client, upstream, fake, *sdks))
+BOOK = CaseBook()
+case = BOOK.case
 
 
 # ---- the answer a cell scripts, in neutral terms -------------------------------------------------------
-
-
-@dataclass
-class Call:
-    suffix: str  # the upstream's id is its prefix (call_ / toolu_) + this
-    name: str
-    input: dict
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from plexus import create_app
 from plexus.config import CooldownPolicy
 from plexus.cooldowns import Cooldowns
-from tests.conftest import CLIENT_SECRET
+from tests.support.secrets import CLIENT_SECRET
 from tests.support import fixtures, wire
 from tests.support.fake_upstream import FakeUpstream
 
@@ -226,7 +226,7 @@ def test_total_timeout_cuts_a_long_stream(env, write_config, tmp_path, fakes):
 
 
 def test_cooldowns_in_the_management_api(env, write_config, tmp_path, fakes):
-    from tests.conftest import ADMIN_SECRET
+    from tests.support.secrets import ADMIN_SECRET
 
     a, b = fakes
     text_top = 'admin_key: "${PLEXUS_ADMIN_KEY}"'

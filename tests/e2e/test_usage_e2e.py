@@ -18,10 +18,11 @@ import requests
 
 from plexus.usage.params import Filters
 from plexus.usage.sqlite_store import SQLiteStore
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, config_text
+from tests.support.configs import config_text
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 from tests.support import wire
 from tests.support.fake_upstream import FakeUpstream, Reply
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateways import gateway_for
 
 BASE = 100_000
 AUTH = {"Authorization": f"Bearer {CLIENT_SECRET}"}
@@ -59,10 +60,8 @@ def completed(session, url, n, stream):
 @contextmanager
 def running_gateway(fake, tmp_path, workers=2):
     """(gateway, its database path): two workers sharing one SQLite file, given as a sqlite:/// URL."""
-    path = tmp_path / "plexus.yaml"
-    path.write_text(config_text(fake.url))
     db = tmp_path / "usage.db"
-    with GatewayProcess(path, env={**ENV, "DATABASE_URL": f"sqlite:///{db}"}, workers=workers) as gw:
+    with gateway_for(config_text(fake.url), tmp_path, env={"DATABASE_URL": f"sqlite:///{db}"}, workers=workers) as gw:
         yield gw, str(db)
 
 
