@@ -7,7 +7,6 @@ import secrets
 from datetime import datetime, timezone
 
 from flask import request
-from ruamel.yaml.comments import CommentedMap
 
 from .crud import Area, FormError, document, plain, refusal_status
 from .pages import Pages, render, store
