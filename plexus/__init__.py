@@ -34,7 +34,7 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     gw.responses = ResponseStore(database)
     gw.cooldowns = Cooldowns(database)
     gw.capture = Captures(database)
-    gw.metrics = Metrics(gw, queue_depth=usage.writer._queue.qsize)
+    gw.metrics = Metrics(gw, queue_depth=usage.writer.depth)
     gw.sinks.append(gw.metrics.observe)
 
     from . import dashboard, endpoints, management, operations

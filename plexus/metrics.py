@@ -21,9 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import disable_created_metrics, multiprocess
 
 from .errors import kind_for_status
-from .unified.usage import Usage
-from .usage.pricing import cost_of, pricing_for
-from .usage.row import _estimate
+from .usage.row import billed
 
 log = logging.getLogger("plexus.metrics")
 disable_created_metrics()  # no `_created` series: multiprocess mode has none, so neither does one process
@@ -66,11 +64,12 @@ class Metrics:
         self.cost = Counter("plexus_cost_usd", "Cost in USD of the priced requests", ("alias", "provider"), registry=r)
         self.unpriced = Counter("plexus_unpriced_requests", "Requests whose cost is unknown (no price configured)",
                                 ("alias", "provider"), registry=r)
-        self.duration = Histogram("plexus_request_duration_seconds", "Whole request, from arrival to the last byte",
+        self._bounds = {}  # histogram -> its buckets' upper bounds, +Inf last (as prometheus_client has them)
+        self.duration = self._histogram("plexus_request_duration_seconds", "Whole request, from arrival to the last byte",
                                   ("alias", "provider"), buckets=LATENCY_BUCKETS, registry=r)
-        self.ttft = Histogram("plexus_time_to_first_token_seconds", "Streams: from arrival to the first byte sent "
+        self.ttft = self._histogram("plexus_time_to_first_token_seconds", "Streams: from arrival to the first byte sent "
                               "to the client", ("alias", "provider"), buckets=TTFT_BUCKETS, registry=r)
-        self.overhead = Histogram("plexus_gateway_overhead_seconds", "Request duration minus the time spent waiting "
+        self.overhead = self._histogram("plexus_gateway_overhead_seconds", "Request duration minus the time spent waiting "
                                   "on the upstream, for requests that reached one", ("fast_path",),
                                   buckets=OVERHEAD_BUCKETS, registry=r)
         self.upstream_errors = Counter("plexus_upstream_errors", "Failed upstream attempts (and streams that broke "
@@ -89,6 +88,11 @@ class Metrics:
         self._stop = threading.Event()
         _instances.add(self)
 
+    def _histogram(self, name, documentation, labels, buckets, registry):
+        metric = Histogram(name, documentation, labels, buckets=buckets, registry=registry)
+        self._bounds[metric] = (*buckets, float("inf"))
+        return metric
+
     # ---- the sink: once per finished request ------------------------------------------------------
 
     def observe(self, rec):
@@ -106,11 +110,10 @@ class Metrics:
         with self._lock:
             add, put = self._add, self._put
             add(self.requests, (alias, provider, rec.api_style or "", str(rec.status)))
-            if usage is not None:
-                for kind, name in TOKEN_KINDS:
-                    n = getattr(usage, name)
-                    if n:
-                        add(self.tokens, (alias, provider, kind), n)
+            for kind, name in TOKEN_KINDS:
+                n = getattr(usage, name)
+                if n:
+                    add(self.tokens, (alias, provider, kind), n)
             total = cost.total if cost is not None else None
             if total:
                 add(self.cost, (alias, provider), total)
@@ -143,11 +146,12 @@ class Metrics:
 
     def _put(self, metric, labels, value):
         key = (metric, labels)
+        bounds = self._bounds[metric]
         found = self._observed.get(key)
         if found is None:
-            found = self._observed[key] = [0.0] + [0] * len(metric._upper_bounds)
+            found = self._observed[key] = [0.0] + [0] * len(bounds)
         found[0] += value
-        found[1 + bisect_left(metric._upper_bounds, value)] += 1  # buckets count `value <= bound`
+        found[1 + bisect_left(bounds, value)] += 1  # buckets count `value <= bound`
 
     def flush(self):
         """Move what the sink gathered into the Prometheus values (shared files under gunicorn)."""
@@ -157,13 +161,7 @@ class Metrics:
         for (metric, labels), amount in counts.items():
             self._child(metric, labels).inc(amount)
         for (metric, labels), (total, *buckets) in observed.items():
-            child = self._child(metric, labels)
-            # what Histogram.observe() does, for many observations at once (prometheus_client keeps
-            # one value per bucket, made cumulative when collected)
-            child._sum.inc(total)
-            for value, n in zip(child._buckets, buckets):
-                if n:
-                    value.inc(n)
+            _observe_many(self._child(metric, labels), total, buckets)
 
     def _child(self, metric, labels):
         """metric.labels(*labels), remembered: labels() validates on every call. As bounded as the
@@ -215,13 +213,16 @@ class Metrics:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def billed(rec, config):
-    """(tokens, cost) as plexus/usage/row.py stores them: reported usage, else an estimate; a
-    free call (count_tokens) has neither."""
-    if not rec.billable:
-        return None, None
-    usage = rec.usage or _estimate(rec) or Usage()
-    return usage, cost_of(pricing_for(config, rec.provider, rec.model), usage)
+def _observe_many(child, total, bucket_counts):
+    """What Histogram.observe() does, for many observations at once. prometheus_client has no public
+    call for that, and observing one by one costs a locked write to a shared file each under
+    gunicorn, so this reaches into its private per-child values (`_sum`, and `_buckets`: one value
+    per bucket, made cumulative when collected). Checked against observe() in tests/test_operations.py;
+    if a prometheus_client release changes them, that test fails."""
+    child._sum.inc(total)
+    for value, n in zip(child._buckets, bucket_counts):
+        if n:
+            value.inc(n)
 
 
 def _kind(status):

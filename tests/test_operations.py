@@ -163,6 +163,31 @@ def test_metrics_count_what_went_through(client, auth, upstream):
     assert total(m, "plexus_cooldowns_active") == 1  # pair's first target after its 429
 
 
+def test_batched_histogram_observations_equal_prometheus_own_observe():
+    """Metrics hands many observations to prometheus_client at once through its private values
+    (plexus/metrics.py `_observe_many`): the result must be what observe() one by one gives."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from plexus.metrics import LATENCY_BUCKETS, Metrics
+
+    values = [0.0, 0.1, 0.1000001, 0.3, 7, 599.9, 600, 10_000]
+    metrics = Metrics(gateway=None)
+    for v in values:
+        metrics._put(metrics.duration, ("a", "p"), v)
+    metrics.flush()
+    registry = CollectorRegistry()
+    reference = Histogram("plexus_request_duration_seconds", "x", ("alias", "provider"), buckets=LATENCY_BUCKETS,
+                          registry=registry)
+    for v in values:
+        reference.labels("a", "p").observe(v)
+
+    def samples(registry):
+        text = generate_latest(registry).decode()
+        return sorted(line for line in text.splitlines() if line.startswith("plexus_request_duration_seconds"))
+
+    assert samples(metrics.registry) == samples(registry) and len(samples(registry)) == len(LATENCY_BUCKETS) + 3
+
+
 def test_a_stream_cut_midway_counts_as_an_upstream_error(client, auth, upstream):
     upstream.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), cut_after=2)
     assert b"error" in ask(client, auth, stream=True).get_data()

@@ -118,6 +118,7 @@ def test_a_full_queue_holds_the_producer_until_there_is_room(make_writer, fallba
     writer = make_writer(store, max_queue=1, put_timeout=10)
     hold_first_batch(store, writer)
     writer.submit(rec(1))  # fills the queue
+    assert writer.depth() == 1
     producer = threading.Thread(target=writer.submit, args=(rec(2),))
     producer.start()
     producer.join(0.3)

@@ -63,6 +63,10 @@ class UsageWriter:
         self._thread.start()
         return self
 
+    def depth(self) -> int:
+        """Records submitted and not yet taken for writing (the metrics' queue-depth gauge)."""
+        return self._queue.qsize()
+
     def submit(self, rec):
         """Queue a finished record. Never raises, never drops: if the queue stays full for
         `put_timeout`, or the writer is closed, the record goes to the fallback file instead."""
