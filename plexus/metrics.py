@@ -14,7 +14,6 @@ Without that variable (plain pytest, `flask run`) each app has its own in-memory
 import logging
 import os
 import threading
-import weakref
 from bisect import bisect_left
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -34,15 +33,6 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 UNKNOWN_ALIAS = "(unknown)"  # a model name no alias has: not a label value of its own, or a client could add series
-
-
-_instances = weakref.WeakSet()  # for flush_all()
-
-
-def flush_all():
-    """Flush every Metrics of this process (gunicorn's worker_exit hook: a worker's last second counts)."""
-    for metrics in list(_instances):
-        metrics.flush()
 
 
 def multiprocess_dir():
@@ -85,8 +75,6 @@ class Metrics:
         self._lock = threading.Lock()
         self._counts = {}  # (metric, labels) -> amount, not yet flushed
         self._observed = {}  # (histogram, labels) -> [sum, count per bucket], not yet flushed
-        self._stop = threading.Event()
-        _instances.add(self)
 
     def _histogram(self, name, documentation, labels, buckets, registry):
         metric = Histogram(name, documentation, labels, buckets=buckets, registry=registry)
@@ -180,31 +168,18 @@ class Metrics:
         self.cooldowns.set(len(gw.cooldowns.active()))
         self.queue.set(self.queue_depth())
 
-    def start(self):
-        """With several workers each must write its own numbers for a scrape of any worker to see
-        them: a thread flushes the counts and samples the gauges every second. Alone, a process
-        does both at each scrape."""
-        if self.shared_dir:
-            threading.Thread(target=self._run, name="plexus-metrics", daemon=True).start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-
-    def _run(self):
-        while not self._stop.wait(SAMPLE_S):
-            try:
-                self.flush()
-                self.sample()
-            except Exception:
-                log.exception("metrics: not flushed")
+    def publish(self):
+        """Flush the counts and sample the gauges. With several workers each must do this every
+        `SAMPLE_S` (the scheduler's job) for a scrape of any worker to see its numbers; alone, a
+        process does it at each scrape."""
+        self.flush()
+        self.sample()
 
     # ---- exposition -------------------------------------------------------------------------------
 
     def render(self):
         """(body, content type) in Prometheus' text format: every worker's numbers added up."""
-        self.flush()
-        self.sample()
+        self.publish()
         if self.shared_dir:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=self.shared_dir)

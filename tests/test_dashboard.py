@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from plexus import create_app
+from plexus.services import close_app
 from plexus.dashboard.auth import LoginThrottle
 from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET, config_text
 
@@ -33,7 +34,7 @@ def make_app(tmp_path):
 
     yield make
     for app in apps:
-        app.extensions["plexus.usage"].writer.close()
+        close_app(app)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plexus import create_app
+from plexus.services import close_app
 from tests.conftest import CLIENT_SECRET
 from tests.support import wire
 
@@ -73,6 +74,7 @@ def client(tmp_path_factory):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_callback(responses.POST, re.compile(re.escape(UPSTREAM) + ".*"), callback=answer)
         yield app.test_client()
+    close_app(app)
 
 
 # ---- what gets sent -----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import json
 import pytest
 import responses
 
-from plexus import create_app
 from tests.conftest import CLIENT_SECRET, PROVIDER_SECRET, config_text
 from tests.support import gemini_wire as gw, wire
 
@@ -35,9 +34,9 @@ BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
 
 
 @pytest.fixture
-def client(env, write_config):
+def client(env, write_config, make_app):
     text = config_text("http://chat.test", ALIASES).replace("\nmodels:\n", "\n" + PROVIDERS + "models:\n", 1)
-    return create_app(str(write_config(text)), watch=False).test_client()
+    return make_app(str(write_config(text)), watch=False).test_client()
 
 
 @pytest.fixture
