@@ -57,9 +57,9 @@ def check_config(argv, out=sys.stdout, err=sys.stderr):
 
 
 def _check_database(config):
-    from .usage import database_path
+    from .storage import database_url
 
-    database_path(config)  # refuses a database URL that is not SQLite, as start-up does
+    database_url(config)  # refuses a database URL that is not SQLite, as start-up does
 
 
 def try_alias(argv):

@@ -211,7 +211,6 @@ def remembering(gw, style, rec, body):
     def keep(final):
         try:
             style.remember(gw.responses, rec.key_name, body, final)
-            gw.responses.prune_if_due(gw.config.retention_days)
         except Exception:  # storing is a service to the client; it must not break the answer
             log.exception("could not store response %s", rec.request_id)
 

@@ -23,7 +23,7 @@ class Gateway:
         self.router = router or Router()
         self.upstreams = upstreams or Upstreams()
         self.sinks = []  # callables that take each finished UsageRecord
-        self.responses = None  # the ResponseStore, for API styles that keep conversation state
+        self.responses = None  # the storage.base.ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
         self.streams_in_flight = 0  # in this worker
         self.apply(config)

@@ -1,12 +1,13 @@
 """Fixtures and hooks for the whole suite; shared helpers live in tests/support/."""
 
 import gc
+import threading
 import warnings
 from pathlib import Path
 
 import pytest
 
-from plexus import create_app
+from plexus import create_app, services
 from tests.support.configs import config_text
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.secrets import CLIENT_SECRET, ENV, SECRETS
@@ -64,6 +65,33 @@ def database_in_tmp(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True)
+def close_apps():
+    """Every app a test built is closed at its end (services.close_app: the scheduler, the usage
+    writer, the upstream pools), and no background thread of Plexus may outlive its test."""
+    threads, apps = set(threading.enumerate()), set(services.running())
+    yield
+    for running in set(services.running()) - apps:
+        running.close()
+    leaked = [t.name for t in threading.enumerate() if t not in threads and t.name.startswith("plexus-") and t.is_alive()]
+    assert not leaked, f"background threads outlived the test: {leaked}"
+
+
+@pytest.fixture
+def make_app():
+    """create_app for one test, closed at its end."""
+    made = []
+
+    def make(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        services.close_app(app)
+
+
 @pytest.fixture
 def env(monkeypatch):
     for k, v in ENV.items():
@@ -88,9 +116,8 @@ def write_config(tmp_path):
 
 
 @pytest.fixture
-def app(env, write_config, upstream):
-    path = write_config(config_text(upstream.url))
-    app = create_app(str(path), watch=False)
+def app(env, write_config, upstream, make_app):
+    app = make_app(str(write_config(config_text(upstream.url))), watch=False)
     app.testing = True
     return app
 

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 API_STYLES = ("chat", "messages", "responses", "gemini")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+# what a summary may be grouped by (`group_by`) -> the usage column holding it
+DIMENSIONS = {"alias": "alias", "provider": "provider", "key": "key_name", "model": "model"}
 
 
 class BadParameter(ValueError):

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from plexus.usage.params import Filters
-from plexus.usage.sqlite_store import SQLiteStore
+from plexus.storage import open_storage
 from tests.support.configs import config_text
 from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 from tests.support import wire
@@ -181,7 +181,7 @@ def test_a_worker_stopped_under_load_loses_no_acknowledged_record(tmp_path, sig)
         log = gw.log()
 
     assert f"Worker exiting (pid: {victim})" in log
-    rows, total = SQLiteStore(db).query(Filters(), 1_000_000, 0)
+    rows, total = open_storage(db).usage.query(Filters(), 1_000_000, 0)
     stored = [r["input_tokens"] - BASE for r in rows if r["status"] == 200]
     assert len(acknowledged) > 50
     assert acknowledged <= set(stored), f"{len(acknowledged - set(stored))} acknowledged requests have no row"

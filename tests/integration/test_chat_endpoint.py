@@ -221,12 +221,11 @@ def test_unknown_path_is_a_json_404(client):
     assert resp.json["error"]["message"].startswith("The requested URL was not found on the server.")
 
 
-def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monkeypatch):
-    from plexus import create_app
+def test_provider_without_key_refuses_with_a_clear_error(env, write_config, monkeypatch, make_app):
     from tests.support.configs import config_text
 
     monkeypatch.delenv("UPSTREAM_KEY")
-    app = create_app(str(write_config(config_text("http://127.0.0.1:9"))), watch=False)
+    app = make_app(str(write_config(config_text("http://127.0.0.1:9"))), watch=False)
     resp = post(app.test_client(), chat_body())
     assert resp.status_code == 503
     assert "UPSTREAM_KEY" in resp.json["error"]["message"]

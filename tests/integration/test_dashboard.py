@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from plexus import create_app
+from plexus.services import close_app
 from plexus.web.dashboard.security import LoginThrottle
 from tests.support.configs import config_text
 from tests.support.dashboard import Admin, csrf_of
@@ -34,7 +35,7 @@ def make_app(tmp_path):
 
     yield make
     for app in apps:
-        app.extensions["plexus.usage"].writer.close()
+        close_app(app)
 
 
 @pytest.fixture

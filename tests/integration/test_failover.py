@@ -10,6 +10,7 @@ import pytest
 from plexus import create_app
 from plexus.config import CooldownPolicy
 from plexus.cooldowns import Cooldowns
+from plexus.storage import open_storage
 from tests.support.secrets import CLIENT_SECRET
 from tests.support import fixtures, wire
 from tests.support.fake_upstream import FakeUpstream
@@ -161,7 +162,8 @@ def test_cooldown_grows_bounded_and_resets():
 
 def test_cooldowns_are_shared_through_the_database(tmp_path):
     path = str(tmp_path / "shared.db")
-    one, two = Cooldowns(path), Cooldowns(path)
+    store = open_storage(path).cooldowns
+    one, two = Cooldowns(store), Cooldowns(store)
     one.fail("p", "m", "boom", CooldownPolicy())
     assert two.until("p", "m") is None  # not yet shared
     one.sync()

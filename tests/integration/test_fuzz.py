@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plexus import create_app
+from plexus.services import close_app
 from tests.support.secrets import CLIENT_SECRET
 from tests.support import wire
 
@@ -76,6 +77,7 @@ def client(tmp_path_factory):
                          MAX_CONTENT_LENGTH=256 * 1024)
         rsps.add_callback(responses.POST, re.compile(re.escape(UPSTREAM) + ".*"), callback=answer)
         yield app.test_client()
+    close_app(app)
 
 
 # ---- what gets sent -----------------------------------------------------------------------------------

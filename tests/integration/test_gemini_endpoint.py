@@ -7,7 +7,6 @@ import json
 import pytest
 import responses
 
-from plexus import create_app
 from tests.support.configs import config_text
 from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import gemini_wire as gw, wire
@@ -36,9 +35,9 @@ BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
 
 
 @pytest.fixture
-def client(env, write_config):
+def client(env, write_config, make_app):
     text = config_text("http://chat.test", ALIASES).replace("\nmodels:\n", "\n" + PROVIDERS + "models:\n", 1)
-    return create_app(str(write_config(text)), watch=False).test_client()
+    return make_app(str(write_config(text)), watch=False).test_client()
 
 
 @pytest.fixture

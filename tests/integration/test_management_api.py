@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from plexus import create_app
+from plexus.services import close_app
 from tests.support.configs import config_text
 from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
@@ -22,7 +23,7 @@ def app(env, write_config, upstream, tmp_path):
     app = create_app(str(write_config(config_text(upstream.url))), watch=False, DATABASE=str(tmp_path / "usage.db"))
     app.testing = True
     yield app
-    app.extensions["plexus.usage"].writer.close()
+    close_app(app)
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_without_an_admin_key_configured_the_api_is_closed(env, write_config, up
         resp = app.test_client().get("/v0/management/usage", headers=ADMIN)
         assert resp.status_code == 403 and "set admin_key" in resp.json["error"]["message"]
     finally:
-        app.extensions["plexus.usage"].writer.close()
+        close_app(app)
 
 
 # ---- the records requests leave -------------------------------------------------------------------

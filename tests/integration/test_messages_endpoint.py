@@ -5,7 +5,6 @@ import json
 import pytest
 import responses
 
-from plexus import create_app
 from tests.support.configs import config_text
 from tests.support.secrets import CLIENT_SECRET, PROVIDER_SECRET
 from tests.support import wire
@@ -23,9 +22,9 @@ PROVIDER = """\
 
 
 @pytest.fixture
-def client(env, write_config):
+def client(env, write_config, make_app):
     text = config_text("http://chat.test", EXTRA).replace("\nmodels:\n", "\n" + PROVIDER + "models:\n", 1)
-    return create_app(str(write_config(text)), watch=False).test_client()
+    return make_app(str(write_config(text)), watch=False).test_client()
 
 
 def post(client, path, body, headers=None):

@@ -12,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from plexus import create_app, logs
 from plexus.capture import (REDACTED, Captures, Exchange, Part, Settings, _cut_partial_secret, fair_share,
                             redact_headers, redact_text, spellings)
+from plexus.services import close_app
+from plexus.storage import open_storage
 from plexus.usage.record import UsageRecord
 from tests.support.configs import config_text
 from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
@@ -51,8 +53,7 @@ def make(env, write_config, upstream, tmp_path, monkeypatch):
 
     yield build
     for app in made:
-        app.extensions["plexus"].capture.stop()
-        app.extensions["plexus.usage"].writer.close()
+        close_app(app)
 
 
 @pytest.fixture
@@ -164,6 +165,31 @@ def test_metrics_count_what_went_through(client, auth, upstream):
     assert total(m, "plexus_cooldowns_active") == 1  # pair's first target after its 429
 
 
+def test_batched_histogram_observations_equal_prometheus_own_observe():
+    """Metrics hands many observations to prometheus_client at once through its private values
+    (plexus/metrics.py `_observe_many`): the result must be what observe() one by one gives."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from plexus.metrics import LATENCY_BUCKETS, Metrics
+
+    values = [0.0, 0.1, 0.1000001, 0.3, 7, 599.9, 600, 10_000]
+    metrics = Metrics(gateway=None)
+    for v in values:
+        metrics._put(metrics.duration, ("a", "p"), v)
+    metrics.flush()
+    registry = CollectorRegistry()
+    reference = Histogram("plexus_request_duration_seconds", "x", ("alias", "provider"), buckets=LATENCY_BUCKETS,
+                          registry=registry)
+    for v in values:
+        reference.labels("a", "p").observe(v)
+
+    def samples(registry):
+        text = generate_latest(registry).decode()
+        return sorted(line for line in text.splitlines() if line.startswith("plexus_request_duration_seconds"))
+
+    assert samples(metrics.registry) == samples(registry) and len(samples(registry)) == len(LATENCY_BUCKETS) + 3
+
+
 def test_a_stream_cut_midway_counts_as_an_upstream_error(client, auth, upstream):
     upstream.reply(events=wire.chat_stream("up-model", ["a", "b", "c"]), cut_after=2)
     error = wire.chat_stream_error(ask(client, auth, stream=True).get_data())
@@ -213,7 +239,7 @@ def capture_on(client, **settings):
 
 
 def stored_rows(app):
-    with sqlite3.connect(gw(app).capture.path) as conn:
+    with sqlite3.connect(gw(app).capture.store.path) as conn:
         return [row[0] for row in conn.execute("SELECT data FROM captures ORDER BY id")]
 
 
@@ -307,7 +333,8 @@ def test_bad_capture_settings_are_refused(client, body, message):
 
 def test_the_switch_is_shared_and_can_switch_itself_off(tmp_path):
     now = [1000.0]
-    one, two = Captures(str(tmp_path / "db"), clock=lambda: now[0]), Captures(str(tmp_path / "db"), clock=lambda: now[0])
+    store = open_storage(str(tmp_path / "db")).captures
+    one, two = Captures(store, clock=lambda: now[0]), Captures(store, clock=lambda: now[0])
     one.update(enabled=True, providers=("up",), until=1060.0)
     assert one.on and not two.on
     two.sync()  # what each worker's thread does every second
@@ -329,7 +356,7 @@ def exchange(captures, rec_id, body=b"x" * 100, answer=b"y" * 100, secrets=(), s
 
 
 def test_an_exchange_stays_within_its_byte_budget_and_no_secret_prefix_survives_a_cut(tmp_path):
-    captures = Captures(str(tmp_path / "db"))
+    captures = Captures(open_storage(str(tmp_path / "db")).captures)
     secret = "sk-secret-ABCDEFGHIJKLMNOP"
     settings = Settings(enabled=True, max_bytes=1000)
     # the request is long, and the cut falls inside the secret
@@ -363,7 +390,7 @@ def test_fair_share_keeps_small_parts_whole():
 
 def test_old_captures_and_those_over_the_total_go(tmp_path):
     now = [time.time()]
-    captures = Captures(str(tmp_path / "db"), clock=lambda: now[0])
+    captures = Captures(open_storage(str(tmp_path / "db")).captures, clock=lambda: now[0])
     captures.update(max_total_bytes=6000, retention_hours=1.0)
     for i in range(10):
         captures.write(exchange(captures, f"r{i}", body=b"x" * 500))

@@ -5,7 +5,6 @@ import json
 import pytest
 import responses
 
-from plexus import create_app
 from plexus.config import parse_config
 from plexus.providers import chat
 from plexus.quirks import ThinkSplitter, split_think
@@ -42,8 +41,8 @@ models:
 
 
 @pytest.fixture
-def client(env, write_config):
-    return create_app(str(write_config(CONFIG)), watch=False).test_client()
+def client(env, write_config, make_app):
+    return make_app(str(write_config(CONFIG)), watch=False).test_client()
 
 
 def call(client, path, body):

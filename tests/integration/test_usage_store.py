@@ -1,16 +1,22 @@
-"""The SQLite usage store: rows, filters, migrations, rollups kept in step, summaries, deletes."""
+"""The SQLite store: usage rows, filters, migrations (by name, and of databases made before them),
+rollups kept in step, summaries, deletes."""
 
 import sqlite3
+import os
+import stat
 import subprocess
 import sys
 import uuid
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
-from plexus.usage import histogram, schema, summary
+from plexus.storage import open_storage
+from plexus.storage.sqlite import migrations
+from plexus.storage.sqlite.connect import transaction
+from plexus.usage import histogram, summary
 from plexus.usage.params import Filters
-from plexus.usage.sqlite_store import SQLiteStore
 from tests.support.gateway_process import ROOT
 
 HOUR = 3600
@@ -32,9 +38,7 @@ def row(**kw):
 
 @pytest.fixture
 def store(tmp_path):
-    s = SQLiteStore(str(tmp_path / "sub" / "usage.db"))
-    s.migrate()
-    return s
+    return open_storage(str(tmp_path / "sub" / "usage.db")).usage
 
 
 def day_summary(store, group_by="alias", range_name="day", until=T0 + 120):
@@ -130,19 +134,59 @@ def test_the_file_is_in_wal_mode_with_indexes_for_time_and_each_dimension(store)
     assert "usage_time" in plan and "TEMP B-TREE" not in plan
 
 
-def test_an_older_schema_is_migrated_and_keeps_its_rows(tmp_path):
+ALL_STEPS = [m.name for m in migrations.MIGRATIONS]
+
+
+def applied(store):
+    return {name for (name,) in sql(store, "SELECT name FROM schema_migrations")}
+
+
+def test_a_new_file_gets_every_table_every_step_by_name_and_is_private(tmp_path):
+    path = tmp_path / "new.db"
+    store = open_storage(str(path)).usage
+    assert applied(store) == set(ALL_STEPS)
+    tables = {name for (name,) in sql(store, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"usage", "usage_rollup", "responses", "cooldowns", "capture_settings", "captures"} <= tables
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert open_storage(str(path)).migrate() == []  # a second start applies nothing
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path):
     path = str(tmp_path / "old.db")
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:  # a database from version 1
-        schema.migrate(conn, schema.MIGRATIONS[:1])
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:  # as the numbered migrations left it
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        migrations.MIGRATIONS[0].apply(conn)
         for r in (row(request_id="old1", time=T0 + 5), row(request_id="old2", time=T0 + HOUR - 1, alias="other")):
             del r["record_key"]  # a column of version 4
             conn.execute(f"INSERT INTO usage ({', '.join(r)}) VALUES ({', '.join('?' * len(r))})", list(r.values()))
-    store = SQLiteStore(path)
-    store.migrate()
-    assert sql(store, "SELECT version FROM schema_version") == [(len(schema.MIGRATIONS),)]
+    store = open_storage(path).usage
+    assert applied(store) == set(ALL_STEPS)
     assert {r["request_id"] for r in store.query(Filters(), 10, 0)[0]} == {"old1", "old2"}
     groups = {g["group"]: g["requests"] for g in day_summary(store)["groups"]}
     assert groups == {"fast": 1, "other": 1}  # the new rollups were built from the old rows
+
+
+def test_a_database_made_before_named_migrations_upgrades_with_everything_in_it(tmp_path):
+    path = str(tmp_path / "v4.db")
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript((Path(__file__).parents[1] / "support" / "legacy_v4.sql").read_text())
+    storage = open_storage(path)
+    assert applied(storage.usage) == set(ALL_STEPS)
+    assert sql(storage.usage, "SELECT name FROM schema_migrations WHERE applied = 0") == [
+        (n,) for n in migrations.USAGE_VERSIONS
+    ]  # adopted from schema_version 4, not run again
+    records, total = storage.usage.query(Filters(), 100, 0)
+    assert total == 6 and records[0]["request_id"] == "req5" and records[0]["attempts"][0]["provider"] == "up"
+    assert {g["group"]: g["requests"] for g in day_summary(storage.usage, until=T0 + 600)["groups"]} == {
+        "fast": 3, "other": 3}
+    storage.usage.write_batch([row(request_id="new", time=T0 + 400)])
+    storage.usage.write_batch([{"record_key": "key0001", "time": T0, "request_id": "again"}])  # a replayed old row
+    assert storage.usage.query(Filters(), 100, 0)[1] == 7
+    assert storage.responses.get("resp_legacy", "test") == {"input": [], "response": {"id": "resp_legacy"}}
+    assert storage.cooldowns.load()[("up", "up-model")][2] == "legacy failure"
+    assert storage.captures.load_switch()["providers"] == ["up"]
+    assert storage.captures.for_request("req1")["request_id"] == "req1"
 
 
 def test_a_failing_migration_changes_nothing(store):
@@ -152,14 +196,22 @@ def test_a_failing_migration_changes_nothing(store):
         conn.execute("ALTER TABLE usage ADD COLUMN extra TEXT")
         raise sqlite3.OperationalError("disk on fire")
 
-    with closing(sqlite3.connect(store.path, isolation_level=None)) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        with pytest.raises(sqlite3.OperationalError):
-            schema.migrate(conn, schema.MIGRATIONS + [broken])
-        conn.execute("ROLLBACK")
-    assert sql(store, "SELECT version FROM schema_version") == [(len(schema.MIGRATIONS),)]
+    with pytest.raises(sqlite3.OperationalError), transaction(store.path) as conn:
+        migrations.migrate(conn, migrations.MIGRATIONS + [migrations.Migration("broken", broken)])
+    assert applied(store) == set(ALL_STEPS)
     assert "extra" not in {c[1] for c in sql(store, "PRAGMA table_info(usage)")}
     assert store.query(Filters(), 10, 0)[1] == 1
+
+
+def test_steps_added_on_two_branches_each_run_once_whatever_their_order(store):
+    ran = []
+    one = migrations.Migration("branch-one-step", lambda conn: ran.append("one"))
+    two = migrations.Migration("branch-two-step", lambda conn: ran.append("two"))
+    with transaction(store.path) as conn:
+        assert migrations.migrate(conn, migrations.MIGRATIONS + [one]) == ["branch-one-step"]
+    with transaction(store.path) as conn:  # the merge puts the other branch's step first
+        assert migrations.migrate(conn, migrations.MIGRATIONS + [two, one]) == ["branch-two-step"]
+    assert ran == ["one", "two"]
 
 
 def test_summary_totals_buckets_and_groups(store):
@@ -233,8 +285,8 @@ def test_prune_removes_rows_older_than_the_cutoff(store):
 
 WRITER_SCRIPT = """
 import sys, uuid
-from plexus.usage.sqlite_store import SQLiteStore
-store = SQLiteStore(sys.argv[1])
+from plexus.storage import open_storage
+store = open_storage(sys.argv[1]).usage
 for b in range(20):
     store.write_batch([{"time": 1736942400.0 + b, "request_id": uuid.uuid4().hex, "alias": sys.argv[2], "status": 200}
                        for _ in range(25)])
@@ -249,7 +301,7 @@ def test_several_processes_write_the_same_file_safely(tmp_path):
     ]
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
-    store = SQLiteStore(path)
+    store = open_storage(path).usage
     assert store.query(Filters(), 1, 0)[1] == 4 * 20 * 25
     assert {g["group"]: g["requests"] for g in day_summary(store)["groups"]} == {f"p{i}": 500 for i in range(4)}
 

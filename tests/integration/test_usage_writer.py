@@ -1,5 +1,5 @@
 """The usage writer and its fallback file: batching, back-pressure, flush on close, a database that
-is unavailable, replay on the next start, appends and replays racing each other."""
+is unavailable, replay on the next start, appends and replays racing each other; retention."""
 
 import os
 import threading
@@ -8,10 +8,11 @@ import time
 import orjson
 import pytest
 
+from plexus.storage import open_storage
+from plexus.storage.retention import prune_expired
 from plexus.usage.fallback import FallbackFile
 from plexus.usage.params import Filters
 from plexus.usage.record import UsageRecord
-from plexus.usage.sqlite_store import SQLiteStore
 from plexus.usage.writer import UsageWriter
 
 FAST = dict(tick=0.05, linger=0.01, retry_delays=(0.01,), db_retry_after=0.05, chore_interval=0.05)
@@ -33,9 +34,6 @@ class FakeStore:
         if self.failing:
             raise OSError("database unavailable")
         self.batches.append(list(rows))
-
-    def prune(self, before):
-        return 0
 
     @property
     def ids(self):
@@ -118,6 +116,7 @@ def test_a_full_queue_holds_the_producer_until_there_is_room(make_writer, fallba
     writer = make_writer(store, max_queue=1, put_timeout=10)
     hold_first_batch(store, writer)
     writer.submit(rec(1))  # fills the queue
+    assert writer.depth() == 1
     producer = threading.Thread(target=writer.submit, args=(rec(2),))
     producer.start()
     producer.join(0.3)
@@ -175,14 +174,14 @@ def test_an_unwritable_database_path_leaves_records_in_jsonl_replayed_on_the_nex
     db = tmp_path / "usage.db"
     db.mkdir()  # a directory where the file should be: SQLite cannot open it
     fallback = FallbackFile(str(db) + ".fallback.jsonl")
-    first = UsageWriter(SQLiteStore(str(db)), fallback, as_row, **FAST).start()
+    first = UsageWriter(open_storage(str(db)).usage, fallback, as_row, **FAST).start()
     for i in range(3):
         first.submit(rec(i))
     first.close()
     assert sorted(fallback_ids(fallback)) == ["r0", "r1", "r2"]
 
     db.rmdir()  # the database can be created now: the next start replays the file
-    store = SQLiteStore(str(db))
+    store = open_storage(str(db)).usage
     second = UsageWriter(store, fallback, as_row, **FAST).start()
     assert second.flush()
     second.close()
@@ -230,15 +229,16 @@ def test_a_torn_line_is_skipped_and_the_rest_replayed(fallback):
     assert [r["request_id"] for r in seen] == ["ok1", "ok2"]
 
 
-def test_rows_past_the_retention_period_are_pruned(fallback):
-    pruned = []
-
-    class Store(FakeStore):
-        def prune(self, before):
-            pruned.append(before)
-            return 0
-
-    writer = UsageWriter(Store(), fallback, as_row, retention_days=lambda: 30, **FAST).start()
-    eventually(lambda: pruned)
-    writer.close()
-    assert pruned[0] == pytest.approx(time.time() - 30 * 86400, abs=5)
+def test_records_and_stored_responses_past_the_retention_period_are_pruned(tmp_path):
+    storage = open_storage(str(tmp_path / "usage.db"))
+    now = time.time()
+    storage.usage.write_batch([{"record_key": k, "request_id": k, "time": t} for k, t in
+                               (("old", now - 31 * 86400), ("new", now - 29 * 86400))])
+    storage.responses.put("resp_new", "k", {})
+    prune_expired(storage, None)  # no retention_days: kept forever
+    assert storage.usage.query(Filters(), 10, 0)[1] == 2
+    prune_expired(storage, 30)
+    assert [r["request_id"] for r in storage.usage.query(Filters(), 10, 0)[0]] == ["new"]
+    assert storage.responses.get("resp_new", "k") == {}
+    prune_expired(storage, 1 / 86400 / 1000)  # a millisecond
+    assert storage.responses.get("resp_new", "k") is None

@@ -202,13 +202,16 @@ def test_request_checks(body, needle):
 def test_stored_responses_follow_the_retention(tmp_path):
     import time as clock
 
-    from plexus.responses_store import ResponseStore
+    from plexus.storage import open_storage
+    from plexus.storage.retention import prune_expired
+    from plexus.storage.sqlite.connect import connect
 
-    store = ResponseStore(str(tmp_path / "r.db"))
+    storage = open_storage(str(tmp_path / "r.db"))
+    store = storage.responses
     store.put("resp_old", "k", {"input": [], "response": {"id": "resp_old"}})
-    with store._connect() as conn:
+    with connect(store.path) as conn:
         conn.execute("UPDATE responses SET created = ? WHERE id = 'resp_old'", (clock.time() - 3 * 86400,))
     store.put("resp_new", "k", {"input": [], "response": {"id": "resp_new"}})
-    store.prune_if_due(2)
+    prune_expired(storage, 2)
     assert store.get("resp_old", "k") is None and store.get("resp_new", "k") is not None
     assert store.get("resp_new", "other-key") is None  # a response belongs to the key that made it

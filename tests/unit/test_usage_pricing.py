@@ -116,13 +116,6 @@ def test_requests_refused_before_or_by_the_upstream_have_no_tokens(changes):
     assert row["ttft_ms"] is None and row["tokens_per_second"] is None
 
 
-@pytest.mark.parametrize("changes", [dict(billable=False), dict(billable=False, provider="nobody", model="x")])
-def test_a_call_providers_do_not_charge_for_has_no_tokens_and_costs_nothing(changes):
-    row = to_row(finished(usage=None, **changes), CONFIG)
-    assert (row["input_tokens"], row["output_tokens"], row["estimated"]) == (0, 0, False)
-    assert row["cost"] == 0.0 and row["cost_input"] == 0.0
-
-
 def test_nothing_is_estimated_from_no_characters():
     row = to_row(finished(usage=None, prompt_chars=0, output_chars=0), CONFIG)
     assert (row["input_tokens"], row["output_tokens"], row["estimated"]) == (0, 0, False)

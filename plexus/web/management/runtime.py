@@ -29,8 +29,7 @@ def gateway():
 def list_cooldowns():
     """Every target cooling down, across all workers (read fresh from the shared table)."""
     cooldowns = gateway().cooldowns
-    if cooldowns.path:
-        cooldowns.sync()
+    cooldowns.sync()
     return json_response({"data": cooldowns.active()})
 
 

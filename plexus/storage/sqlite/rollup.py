@@ -3,11 +3,14 @@ request and token totals, the cost and the latency histograms of the usage rows.
 and months read these instead of millions of rows.
 
 Rollups are kept in step with the rows inside the same transaction: a written batch is folded in, a
-delete refolds each hour it touched. Needs the histogram functions registered on the connection.
+delete refolds each hour it touched. Needs the histogram functions that connect() registers.
 """
 
+import sqlite3
+
+from ...usage.params import DIMENSIONS
+
 HOUR = 3600
-DIMENSIONS = {"alias": "alias", "provider": "provider", "key": "key_name", "model": "model"}
 
 TOTALS = (
     "requests", "errors", "cancelled", "input_tokens", "output_tokens", "cached_tokens",
@@ -41,13 +44,13 @@ _FOLD = {
 }
 
 
-def fold(conn, where, params):
+def fold(conn: sqlite3.Connection, where: str, params: dict) -> None:
     """Add the usage rows matching `where` (named parameters) to the rollups."""
     for sql in _FOLD.values():
         conn.execute(sql.format(where=where), params)
 
 
-def refold_hour(conn, hour):
+def refold_hour(conn: sqlite3.Connection, hour: int) -> None:
     """Rebuild the rollups of one hour (epoch seconds) from its rows, after some were deleted."""
     conn.execute("DELETE FROM usage_rollup WHERE bucket = ?", (hour,))
     fold(conn, IN_HOUR, {"hour": hour})
