@@ -18,16 +18,14 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 
 
 def worker_exit(server, worker):
-    """Store the usage records this worker still holds before it goes. The master also calls this
-    hook (for a worker that vanished); plexus is never imported there, so it does nothing."""
+    """Store the usage records this worker still holds, and its last second's metrics, before it
+    goes. The master also calls this hook (for a worker that vanished); plexus is never imported
+    there, so it does nothing."""
     import sys
 
-    usage = sys.modules.get("plexus.usage")
-    if usage is not None:
-        usage.shutdown()
-    metrics = sys.modules.get("plexus.metrics")
-    if metrics is not None:  # the counts of the worker's last second
-        metrics.flush_all()
+    services = sys.modules.get("plexus.services")
+    if services is not None:
+        services.close_all()
 
 
 # ---- Prometheus multiprocess mode (plexus/metrics.py) ---------------------------------------------

@@ -12,7 +12,8 @@ from collections import Counter
 
 # a frame's package, from the file py-spy names (relative to site-packages or the repo): first match wins
 PACKAGES = [
-    ("plexus/usage/", "plexus.usage (records, SQLite writer)"),
+    ("plexus/usage/", "plexus.usage (records, writer)"),
+    ("plexus/storage/", "plexus.storage (SQLite, scheduler)"),
     ("plexus/", "plexus (request path)"),
     ("app.py", "plexus (request path)"),
     ("logging/", "logging"),

@@ -23,10 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from plexus import create_app  # noqa: E402
+from plexus.services import close_app  # noqa: E402
+from plexus.storage import open_storage  # noqa: E402
 from plexus.config import parse_config  # noqa: E402
-from plexus.usage import histogram, shutdown  # noqa: E402
+from plexus.usage import histogram  # noqa: E402
 from plexus.usage.params import Filters  # noqa: E402
-from plexus.usage.sqlite_store import SQLiteStore  # noqa: E402
 
 ADMIN = "bench-admin-key-0001"
 DAYS = 30
@@ -123,8 +124,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = args.keep or str(Path(tmp) / "usage.db")
-        store = SQLiteStore(db)
-        store.migrate()
+        store = open_storage(db).usage
         now = time.time()
         if store.query(Filters(), 1, 0)[1] == 0:
             seconds = fill(store, args.rows, now)
@@ -159,7 +159,7 @@ def main():
             error = (approx / exact[q] - 1) * 100
             print(f"month {key}: histogram {approx:.1f} ms, exact {exact[q]:.1f} ms ({error:+.1f}%)")
         print(f"(histograms: {histogram.BINS_PER_OCTAVE} log bins per octave, so within about ±6%)")
-        shutdown()
+        close_app(app)
 
 
 if __name__ == "__main__":

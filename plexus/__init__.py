@@ -1,55 +1,30 @@
 """Plexus: a self-hosted LLM API gateway."""
 
-import logging
-
 from flask import Flask
 
-from .capture import Captures
-from .config import ConfigWatcher, load_config
-from .core.gateway import Gateway
-from .cooldowns import Cooldowns
-from .metrics import Metrics
-from .responses_store import ResponseStore
-from .usage import database_path, open_usage
-
-log = logging.getLogger("plexus")
+from . import services
+from .config import load_config
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 
 
 def create_app(config_path=None, *, config=None, watch=True, **overrides):
-    """Build the WSGI app. Raises ConfigError when the config cannot be used."""
+    """Build the WSGI app. Raises ConfigError when the config cannot be used. Close it with
+    services.close_app(app) (a gunicorn worker's services close when it exits)."""
     config = config or load_config(config_path)
     app = Flask(__name__, static_folder="../static", template_folder="../templates")
     app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_BODY
     app.config.update(overrides)
-    gw = Gateway(config)  # configures logging
-    for warning in config.warnings():
-        log.warning("%s", warning)
-    app.extensions["plexus"] = gw
-    usage = open_usage(config, lambda: gw.config, overrides.get("DATABASE"))
-    gw.sinks.append(usage.writer.submit)
-    app.extensions["plexus.usage"] = usage
-    database = database_path(config, overrides.get("DATABASE"))
-    gw.responses = ResponseStore(database)
-    gw.cooldowns = Cooldowns(database)
-    gw.capture = Captures(database)
-    gw.observers.append(gw.capture.observe)
-    gw.metrics = Metrics(gw, queue_depth=usage.writer._queue.qsize)
-    gw.sinks.append(gw.metrics.observe)
+    running = services.build(config, overrides.get("DATABASE"), watch)
+    app.extensions["plexus.services"] = running
+    app.extensions["plexus"] = running.gateway
+    app.extensions["plexus.usage"] = running.usage
 
-    from . import dashboard, management, operations
-    from .web import v1
+    from .web import dashboard, management, metrics_scrape, v1
 
     app.register_blueprint(v1.bp)
-    app.register_blueprint(management.bp)
-    app.register_blueprint(operations.bp)
-    app.register_blueprint(operations.scrape)
+    for blueprint in management.BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.register_blueprint(metrics_scrape.bp)
     app.register_blueprint(dashboard.bp)
-
-    if watch:  # the background threads that keep this worker in step with the others
-        app.extensions["plexus.watcher"] = ConfigWatcher(config.path, gw.apply, stamp=config.stamp).start()
-        gw.cooldowns.start()
-        gw.capture.start()
-        gw.metrics.start()
     return app

@@ -1,15 +1,16 @@
 """Debug capture: for chosen providers (or all), the four sides of an exchange — the client's raw
 request, each request sent upstream, the upstream's raw answer or stream, and what the client got
-— stored in the usage database (table `captures`), secrets redacted, for the dashboard's request
-view and a `curl` replay of the upstream call.
+— stored (storage.base.CaptureStore), secrets redacted, for the dashboard's request view and a
+`curl` replay of the upstream call.
 
-The switch lives in the database (`capture_settings`), so the management API turns it on or off for
-every worker: each worker reads it into memory once a second (as cooldowns do), and the request path
-only ever checks `Captures.on`. With capture off nothing else happens per request or per chunk.
+The switch is stored too, so the management API turns it on or off for every worker: each worker
+reads it into memory once a second (the scheduler calls `sync`, as for cooldowns), and the request
+path only ever checks `Captures.on`. With capture off nothing else happens per request or per chunk.
 
 With it on, the request path only collects bytes, each part bounded by `max_bytes`; everything else
-— redaction, trimming, JSON, the insert, pruning by age and total size — happens on a background
-thread fed by a small bounded queue. A capture that finds the queue full is dropped, not waited for.
+— redaction, trimming, JSON, the insert, pruning by age and total size — happens on the scheduler's
+thread (`store_queued`), fed by a small bounded queue. A capture that finds the queue full is
+dropped, not waited for.
 
 Redaction, in that order: every secret the config holds (provider keys, client keys, admin key,
 metrics token) and every credential the client presented is replaced by `[REDACTED]` wherever it
@@ -22,10 +23,8 @@ import logging
 import queue
 import re
 import shlex
-import sqlite3
 import threading
 import time
-from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -44,25 +43,6 @@ SENSITIVE = re.compile(r"(^|[-_])(authorization|cookie|key|token|secret|password
                        r"credential", re.I)
 SCHEMES = ("bearer", "basic", "token")
 MIN_PRESENTED = 8  # a presented credential shorter than this is not scrubbed from bodies (only its header is)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS capture_settings (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS captures (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time REAL NOT NULL,
-    request_id TEXT,
-    provider TEXT,
-    alias TEXT,
-    status TEXT,
-    size INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS captures_request_id ON captures (request_id);
-CREATE INDEX IF NOT EXISTS captures_time ON captures (time);
-"""
 
 
 @dataclass(frozen=True)
@@ -87,43 +67,34 @@ class Settings:
 
 
 class Captures:
-    """This worker's view of the switch, its capture queue and the background writer."""
+    """This worker's view of the switch, its capture queue, and the store (reads pass through)."""
 
-    def __init__(self, path, clock=time.time):
-        self.path = path
+    def __init__(self, store, clock=time.time):
+        """`store` is a storage.base.CaptureStore."""
+        self.store = store
         self.clock = clock
         self.settings = Settings()
         self.on = False  # the request path's one check
         self.dropped = 0
+        self.on_queued = lambda: None  # set by whoever writes the queue (the scheduler's job)
         self._queue = queue.Queue(QUEUE_SIZE)
-        self._stop = threading.Event()
-        self._started = False
-        self._start_lock = threading.Lock()
         self._queued = 0  # submitted, not yet stored
         self._idle = threading.Condition()
-        self._next_prune = self._last_prune = 0.0
+        self._last_prune = 0.0
         self._dirty = False
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
         self.sync()
 
     # ---- the switch -------------------------------------------------------------------------------
 
-    def sync(self, conn=None):
-        """Take the switch from the database (every worker does, each second, on the background
-        thread's own connection)."""
-        if conn is None:
-            with self._connect() as conn:
-                return self.sync(conn)
-        row = conn.execute("SELECT data FROM capture_settings WHERE id = 1").fetchone()
-        self._apply(Settings.from_json(orjson.loads(row[0])) if row else Settings())
+    def sync(self):
+        """Take the switch from the store (every worker does, each second)."""
+        data = self.store.load_switch()
+        self._apply(Settings.from_json(data) if data else Settings())
 
     def update(self, **changes):
-        """Change the switch for every worker: written to the database, applied here at once."""
+        """Change the switch for every worker: stored, applied here at once."""
         settings = replace(self.settings, **changes)
-        with self._connect() as conn:
-            conn.execute("INSERT OR REPLACE INTO capture_settings (id, data) VALUES (1, ?)",
-                         (orjson.dumps(settings.to_json()),))
+        self.store.save_switch(settings.to_json())
         self._apply(settings)
         return settings
 
@@ -146,8 +117,6 @@ class Captures:
         return Exchange(self, self.settings, config, call.method, url, headers, body)
 
     def submit(self, exchange):
-        if not self._started:  # an app made without background threads (tests) starts it when needed
-            self.start()
         try:
             with self._idle:
                 self._queue.put_nowait(exchange)
@@ -156,126 +125,79 @@ class Captures:
             self.dropped += 1
             if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
                 log.warning("capture queue full: %d captures dropped so far in this worker", self.dropped)
+            return
+        self.on_queued()
 
-    # ---- the background thread --------------------------------------------------------------------
+    # ---- storing (the scheduler's thread) ---------------------------------------------------------
 
-    def start(self):
-        """The thread that takes the switch from the database each second and writes captures."""
-        with self._start_lock:
-            if not self._started:
-                self._started = True
-                threading.Thread(target=self._run, name="plexus-capture", daemon=True).start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-
-    def _run(self):
-        next_sync = 0.0
-        with self._connect() as conn:  # kept open: the once-a-second read costs microseconds
-            while not self._stop.is_set():
-                try:
-                    item = self._queue.get(timeout=SYNC_S)
-                except queue.Empty:
-                    item = None
-                try:
-                    if item is not None:
-                        self._write_queued(item)
-                    if time.monotonic() >= next_sync:
-                        next_sync = time.monotonic() + SYNC_S
-                        self.sync(conn)
-                    self._maybe_prune()
-                except Exception:  # the thread must outlive any surprise (a locked database, say)
-                    log.exception("capture writer failed")
+    def store_queued(self):
+        """Store every queued capture, prune when due. Returns the seconds until the next prune is
+        due (soon after writes: the total may be over its cap now)."""
+        while True:
+            try:
+                exchange = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._write_queued(exchange)
+        now = time.monotonic()
+        due = self._last_prune + (PRUNE_AFTER_WRITE_S if self._dirty else PRUNE_S)
+        if now >= due:
+            self._dirty, self._last_prune = False, now
+            self.prune()
+            return PRUNE_S
+        return due - now
 
     def write(self, exchange):
         """Redact, trim and store one exchange. Returns the stored document."""
         doc = exchange.document()
-        data = orjson.dumps(doc).decode()  # text, so the sqlite3 shell shows it as it is
-        with self._connect() as conn:
-            conn.execute("INSERT INTO captures (time, request_id, provider, alias, status, size, data) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (doc["time"], doc["request_id"], doc["provider"], doc["alias"], str(doc["status"]),
-                          len(data), data))
-        log.debug("captured request %s (%d bytes stored)", doc["request_id"], len(data))
+        size = self.store.add(doc)
+        log.debug("captured request %s (%d bytes stored)", doc["request_id"], size)
         self._dirty = True  # the total may be over its cap now
         return doc
 
     def _write_queued(self, exchange):
         try:
             self.write(exchange)
+        except Exception:  # one capture that cannot be stored must not stop the others
+            log.exception("capture of request %s not stored", getattr(exchange.rec, "request_id", "?"))
         finally:
             with self._idle:
                 self._queued -= 1
                 self._idle.notify_all()
 
     def flush(self, timeout=5.0):
-        """Wait until every capture submitted so far is stored (tests). False on timeout."""
+        """Wait until every capture submitted so far is stored (tests, close). False on timeout."""
         while True:
             try:
-                self._write_queued(self._queue.get_nowait())  # help the thread, or stand in for it
+                self._write_queued(self._queue.get_nowait())  # help the scheduler, or stand in for it
             except queue.Empty:
                 break
         with self._idle:
             return self._idle.wait_for(lambda: self._queued == 0, timeout)
 
-    def _maybe_prune(self):
-        """Soon after writes (the size cap), and now and then anyway (retention)."""
-        now = time.monotonic()
-        if now >= self._next_prune or (self._dirty and now >= self._last_prune + PRUNE_AFTER_WRITE_S):
-            self._dirty, self._last_prune, self._next_prune = False, now, now + PRUNE_S
-            self.prune()
-
     def prune(self):
         """Drop captures past their retention, then the oldest while the total is over its cap."""
         s = self.settings
-        with self._connect() as conn:
-            conn.execute("DELETE FROM captures WHERE time < ?", (self.clock() - s.retention_hours * 3600,))
-            conn.execute("DELETE FROM captures WHERE id <= (SELECT id FROM (SELECT id, SUM(size) OVER "
-                         "(ORDER BY id DESC) AS running FROM captures) WHERE running > ? ORDER BY id DESC LIMIT 1)",
-                         (s.max_total_bytes,))
+        self.store.prune(self.clock() - s.retention_hours * 3600, s.max_total_bytes)
 
     # ---- reading ----------------------------------------------------------------------------------
 
     def list(self, request_id=None, limit=50):
-        sql = "SELECT id, time, request_id, provider, alias, status, size FROM captures"
-        args = []
-        if request_id:
-            sql += " WHERE request_id = ?"
-            args.append(request_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        with self._connect() as conn:
-            rows = conn.execute(sql, (*args, limit)).fetchall()
-        keys = ("id", "time", "request_id", "provider", "alias", "status", "size")
-        return [dict(zip(keys, row)) for row in rows]
+        return self.store.list(request_id, limit)
 
     def get(self, capture_id):
-        with self._connect() as conn:
-            row = conn.execute("SELECT id, data FROM captures WHERE id = ?", (capture_id,)).fetchone()
-        return {"id": row[0], **orjson.loads(row[1])} if row else None
+        return self.store.get(capture_id)
 
     def for_request(self, request_id, at=None):
         """The capture of a request id (ids may repeat: the one nearest `at`, the usage record's
         time, else the latest), or None."""
-        if not request_id:
-            return None
-        order = "ABS(time - ?), id DESC" if at is not None else "id DESC"
-        with self._connect() as conn:
-            row = conn.execute(f"SELECT id FROM captures WHERE request_id = ? ORDER BY {order} LIMIT 1",
-                               (request_id, at) if at is not None else (request_id,)).fetchone()
-        return self.get(row[0]) if row else None
+        return self.store.for_request(request_id, at) if request_id else None
 
     def stats(self):
-        with self._connect() as conn:
-            count, size = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM captures").fetchone()
-        return {"stored": count, "stored_bytes": size}
+        return self.store.stats()
 
     def clear(self):
-        with self._connect() as conn:
-            return conn.execute("DELETE FROM captures").rowcount
-
-    def _connect(self):
-        return closing(sqlite3.connect(self.path, timeout=5, isolation_level=None))
+        return self.store.clear()
 
 
 # ---- one exchange ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The command line: `python -m plexus check-config [FILE]` validates a config the way start-up
+"""The command line. `python -m plexus try ALIAS` sends a ready-made request (plexus/tryout.py).
+`python -m plexus check-config [FILE]` validates a config the way start-up
 does, for CI pipelines: the same messages (one problem a line, with file, line and key path), exit
 status 0 when the gateway would start with it, 1 when it would not. Warnings (providers that would
 be unusable) are printed either way."""
@@ -56,17 +57,27 @@ def check_config(argv, out=sys.stdout, err=sys.stderr):
 
 
 def _check_database(config):
-    from .usage import database_path
+    from .storage import database_url
 
-    database_path(config)  # refuses a database URL that is not SQLite, as start-up does
+    database_url(config)  # refuses a database URL that is not SQLite, as start-up does
 
 
-COMMANDS = {"check-config": check_config}
+def try_alias(argv):
+    from . import tryout
+
+    return tryout.main(argv)
+
+
+COMMANDS = {"check-config": check_config, "try": try_alias}
+USAGE = """usage: python -m plexus COMMAND ...
+  check-config [FILE] [--allow-missing-env]   validate a config file as start-up would
+  try ALIAS [--style chat|messages|responses|gemini] [--stream] [--tool] [--image] [--payload FILE]
+                                              send a ready-made request through a running gateway"""
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
-        print("usage: python -m plexus check-config [FILE] [--allow-missing-env]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     return COMMANDS[argv[0]](argv[1:])

@@ -3,44 +3,30 @@ doubles on each further failure (bounded) and ends on success; `Retry-After` is 
 
 Shared by every worker through the database, deliberately: the management API and the dashboard
 must show (and clear) one truth, not one worker's. The request path never touches the database:
-each worker keeps the table in memory, records its own changes there at once, and a background
-thread writes them and reloads everyone's every `SYNC_S` seconds.
+each worker keeps the table in memory, records its own changes there at once, and the scheduler
+(plexus/storage/scheduler.py) calls sync() to write them and reload everyone's every `SYNC_S` seconds.
 """
 
 import logging
-import sqlite3
 import threading
 import time
-from contextlib import closing
 
 log = logging.getLogger("plexus.cooldowns")
 
 SYNC_S = 1.0
 MAX_RETRY_AFTER_S = 3600.0
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cooldowns (
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    until REAL NOT NULL,
-    failures INTEGER NOT NULL,
-    reason TEXT,
-    PRIMARY KEY (provider, model)
-);
-"""
-
 
 class Cooldowns:
-    def __init__(self, path=None, clock=time.time):
-        self.path = path
+    def __init__(self, store=None, clock=time.time):
+        """`store` (a storage.base.CooldownStore) shares the cooldowns; without one they are this
+        worker's alone."""
+        self.store = store
         self.clock = clock
         self._state = {}  # (provider, model) -> (until, failures, reason)
         self._pending = {}  # (provider, model) -> state tuple, or None to delete
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        if path:
-            with self._connect() as conn:
-                conn.executescript(SCHEMA)
+        if store is not None:
             self._load()
 
     # ---- the request path: memory only ------------------------------------------------------------
@@ -84,50 +70,27 @@ class Cooldowns:
             for k in keys:
                 del self._state[k]
                 self._pending[k] = None
-        if self.path:
-            self.sync()  # clear for everyone now, not at the next tick
+        self.sync()  # clear for everyone now, not at the next tick
         return len(keys)
 
     # ---- sharing ----------------------------------------------------------------------------------
 
-    def start(self):
-        if self.path:
-            threading.Thread(target=self._run, name="plexus-cooldowns", daemon=True).start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-
-    def _run(self):
-        while not self._stop.wait(SYNC_S):
-            try:
-                self.sync()
-            except sqlite3.Error as e:
-                log.warning("cooldowns not shared this round: %s", e)
-
     def sync(self):
-        """Write this worker's changes, then take the table as everyone's truth."""
+        """Write this worker's changes, then take the table as everyone's truth (nothing to do when
+        the cooldowns are not shared)."""
+        if self.store is None:
+            return
         with self._lock:
             pending, self._pending = self._pending, {}
-        with self._connect() as conn:
-            for (p, m), entry in pending.items():
-                if entry is None:
-                    conn.execute("DELETE FROM cooldowns WHERE provider = ? AND model = ?", (p, m))
-                else:
-                    conn.execute("INSERT OR REPLACE INTO cooldowns VALUES (?, ?, ?, ?, ?)", (p, m, *entry))
-            conn.execute("DELETE FROM cooldowns WHERE until < ?", (self.clock() - 86400,))
+        self.store.save(pending, purge_before=self.clock() - 86400)
         self._load()
 
     def _load(self):
-        with self._connect() as conn:
-            rows = conn.execute("SELECT provider, model, until, failures, reason FROM cooldowns").fetchall()
+        rows = self.store.load()
         with self._lock:
-            state = {(p, m): (u, f, r) for p, m, u, f, r in rows}
+            state = dict(rows)
             state.update({k: v for k, v in self._pending.items() if v is not None})  # changed since the write
             for k, v in self._pending.items():
                 if v is None:
                     state.pop(k, None)
             self._state = state
-
-    def _connect(self):
-        return closing(sqlite3.connect(self.path, timeout=5, isolation_level=None))

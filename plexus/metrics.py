@@ -14,16 +14,13 @@ Without that variable (plain pytest, `flask run`) each app has its own in-memory
 import logging
 import os
 import threading
-import weakref
 from bisect import bisect_left
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import disable_created_metrics, multiprocess
 
 from .core.errors import kind_for_status
-from .unified.usage import Usage
-from .usage.pricing import cost_of, pricing_for
-from .usage.row import _estimate
+from .usage.row import billed
 
 log = logging.getLogger("plexus.metrics")
 disable_created_metrics()  # no `_created` series: multiprocess mode has none, so neither does one process
@@ -36,15 +33,6 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 UNKNOWN_ALIAS = "(unknown)"  # a model name no alias has: not a label value of its own, or a client could add series
-
-
-_instances = weakref.WeakSet()  # for flush_all()
-
-
-def flush_all():
-    """Flush every Metrics of this process (gunicorn's worker_exit hook: a worker's last second counts)."""
-    for metrics in list(_instances):
-        metrics.flush()
 
 
 def multiprocess_dir():
@@ -66,11 +54,12 @@ class Metrics:
         self.cost = Counter("plexus_cost_usd", "Cost in USD of the priced requests", ("alias", "provider"), registry=r)
         self.unpriced = Counter("plexus_unpriced_requests", "Requests whose cost is unknown (no price configured)",
                                 ("alias", "provider"), registry=r)
-        self.duration = Histogram("plexus_request_duration_seconds", "Whole request, from arrival to the last byte",
+        self._bounds = {}  # histogram -> its buckets' upper bounds, +Inf last (as prometheus_client has them)
+        self.duration = self._histogram("plexus_request_duration_seconds", "Whole request, from arrival to the last byte",
                                   ("alias", "provider"), buckets=LATENCY_BUCKETS, registry=r)
-        self.ttft = Histogram("plexus_time_to_first_token_seconds", "Streams: from arrival to the first byte sent "
+        self.ttft = self._histogram("plexus_time_to_first_token_seconds", "Streams: from arrival to the first byte sent "
                               "to the client", ("alias", "provider"), buckets=TTFT_BUCKETS, registry=r)
-        self.overhead = Histogram("plexus_gateway_overhead_seconds", "Request duration minus the time spent waiting "
+        self.overhead = self._histogram("plexus_gateway_overhead_seconds", "Request duration minus the time spent waiting "
                                   "on the upstream, for requests that reached one", ("fast_path",),
                                   buckets=OVERHEAD_BUCKETS, registry=r)
         self.upstream_errors = Counter("plexus_upstream_errors", "Failed upstream attempts (and streams that broke "
@@ -86,8 +75,11 @@ class Metrics:
         self._lock = threading.Lock()
         self._counts = {}  # (metric, labels) -> amount, not yet flushed
         self._observed = {}  # (histogram, labels) -> [sum, count per bucket], not yet flushed
-        self._stop = threading.Event()
-        _instances.add(self)
+
+    def _histogram(self, name, documentation, labels, buckets, registry):
+        metric = Histogram(name, documentation, labels, buckets=buckets, registry=registry)
+        self._bounds[metric] = (*buckets, float("inf"))
+        return metric
 
     # ---- the sink: once per finished request ------------------------------------------------------
 
@@ -106,11 +98,10 @@ class Metrics:
         with self._lock:
             add, put = self._add, self._put
             add(self.requests, (alias, provider, rec.api_style or "", str(rec.status)))
-            if usage is not None:
-                for kind, name in TOKEN_KINDS:
-                    n = getattr(usage, name)
-                    if n:
-                        add(self.tokens, (alias, provider, kind), n)
+            for kind, name in TOKEN_KINDS:
+                n = getattr(usage, name)
+                if n:
+                    add(self.tokens, (alias, provider, kind), n)
             total = cost.total if cost is not None else None
             if total:
                 add(self.cost, (alias, provider), total)
@@ -143,11 +134,12 @@ class Metrics:
 
     def _put(self, metric, labels, value):
         key = (metric, labels)
+        bounds = self._bounds[metric]
         found = self._observed.get(key)
         if found is None:
-            found = self._observed[key] = [0.0] + [0] * len(metric._upper_bounds)
+            found = self._observed[key] = [0.0] + [0] * len(bounds)
         found[0] += value
-        found[1 + bisect_left(metric._upper_bounds, value)] += 1  # buckets count `value <= bound`
+        found[1 + bisect_left(bounds, value)] += 1  # buckets count `value <= bound`
 
     def flush(self):
         """Move what the sink gathered into the Prometheus values (shared files under gunicorn)."""
@@ -157,13 +149,7 @@ class Metrics:
         for (metric, labels), amount in counts.items():
             self._child(metric, labels).inc(amount)
         for (metric, labels), (total, *buckets) in observed.items():
-            child = self._child(metric, labels)
-            # what Histogram.observe() does, for many observations at once (prometheus_client keeps
-            # one value per bucket, made cumulative when collected)
-            child._sum.inc(total)
-            for value, n in zip(child._buckets, buckets):
-                if n:
-                    value.inc(n)
+            _observe_many(self._child(metric, labels), total, buckets)
 
     def _child(self, metric, labels):
         """metric.labels(*labels), remembered: labels() validates on every call. As bounded as the
@@ -182,31 +168,18 @@ class Metrics:
         self.cooldowns.set(len(gw.cooldowns.active()))
         self.queue.set(self.queue_depth())
 
-    def start(self):
-        """With several workers each must write its own numbers for a scrape of any worker to see
-        them: a thread flushes the counts and samples the gauges every second. Alone, a process
-        does both at each scrape."""
-        if self.shared_dir:
-            threading.Thread(target=self._run, name="plexus-metrics", daemon=True).start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-
-    def _run(self):
-        while not self._stop.wait(SAMPLE_S):
-            try:
-                self.flush()
-                self.sample()
-            except Exception:
-                log.exception("metrics: not flushed")
+    def publish(self):
+        """Flush the counts and sample the gauges. With several workers each must do this every
+        `SAMPLE_S` (the scheduler's job) for a scrape of any worker to see its numbers; alone, a
+        process does it at each scrape."""
+        self.flush()
+        self.sample()
 
     # ---- exposition -------------------------------------------------------------------------------
 
     def render(self):
         """(body, content type) in Prometheus' text format: every worker's numbers added up."""
-        self.flush()
-        self.sample()
+        self.publish()
         if self.shared_dir:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=self.shared_dir)
@@ -215,13 +188,16 @@ class Metrics:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def billed(rec, config):
-    """(tokens, cost) as plexus/usage/row.py stores them: reported usage, else an estimate; a
-    free call (count_tokens) has neither."""
-    if not rec.billable:
-        return None, None
-    usage = rec.usage or _estimate(rec) or Usage()
-    return usage, cost_of(pricing_for(config, rec.provider, rec.model), usage)
+def _observe_many(child, total, bucket_counts):
+    """What Histogram.observe() does, for many observations at once. prometheus_client has no public
+    call for that, and observing one by one costs a locked write to a shared file each under
+    gunicorn, so this reaches into its private per-child values (`_sum`, and `_buckets`: one value
+    per bucket, made cumulative when collected). Checked against observe() in tests/test_operations.py;
+    if a prometheus_client release changes them, that test fails."""
+    child._sum.inc(total)
+    for value, n in zip(child._buckets, bucket_counts):
+        if n:
+            value.inc(n)
 
 
 def _kind(status):

@@ -1,41 +1,35 @@
+"""Fixtures and hooks for the whole suite; shared helpers live in tests/support/."""
+
 import gc
-import textwrap
+import threading
 import warnings
+from pathlib import Path
 
 import pytest
 
-from plexus import create_app
+from plexus import create_app, services
+from tests.support.configs import config_text
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.secrets import CLIENT_SECRET, ENV, SECRETS
 
-CLIENT_SECRET = "sk-plexus-test-CLIENTSECRET-0001"
-PROVIDER_SECRET = "sk-upstream-test-PROVIDERSECRET-0001"
-ADMIN_SECRET = "admin-test-ADMINSECRET-0001"
-
-ENV = {"PLEXUS_KEY_TEST": CLIENT_SECRET, "UPSTREAM_KEY": PROVIDER_SECRET, "PLEXUS_ADMIN_KEY": ADMIN_SECRET}
+TESTS = Path(__file__).resolve().parent
+KINDS = ("unit", "integration", "e2e", "browser")  # one folder each, one marker each (pyproject.toml)
 
 
-def config_text(base_url, extra=""):
-    return textwrap.dedent(
-        f"""\
-        admin_key: ${{PLEXUS_ADMIN_KEY}}
-        keys:
-          test:
-            secret: ${{PLEXUS_KEY_TEST}}
-        providers:
-          up:
-            type: chat
-            api_base_url: {base_url}/v1
-            api_key: ${{UPSTREAM_KEY}}
-            timeouts: {{connect: 2, read: 5}}
-            models:
-              up-model: {{pricing: {{input: 1.0, output: 2.0, cached_input: 0.5}}}}
-        models:
-          fast:
-            targets:
-              - {{provider: up, model: up-model}}
-            additional_aliases: [fast-too]
-        """
-    ) + extra
+def pytest_collection_modifyitems(items):
+    """Mark every test with the kind its folder names, so `-m "not e2e"` and the like select."""
+    for item in items:
+        kind = Path(item.fspath).resolve().relative_to(TESTS).parts[0]
+        if kind in KINDS:
+            item.add_marker(kind)
+
+
+def pytest_collection_finish(session):
+    """What exists once the tests are collected (the imported SDKs, Flask, Hypothesis...) lives for
+    the whole run: freeze it, so that the collection after each test walks only what tests made.
+    Walking everything made that collection most of the suite's time."""
+    gc.collect()
+    gc.freeze()
 
 
 def _collect_quietly():
@@ -56,7 +50,7 @@ def collect_client_sockets():
     """SDK clients a test made (openai, anthropic, google-genai) keep pooled sockets to the fake
     servers until they are garbage-collected; collect them at the end of their own test, quietly,
     rather than let a later test trip over their ResourceWarning. The gateway's own sockets are
-    checked by counting its file descriptors (tests/test_disconnects.py)."""
+    checked by counting its file descriptors (tests/e2e/test_disconnects.py)."""
     yield
     _collect_quietly()
 
@@ -69,6 +63,33 @@ def database_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", str(tmp_path_factory.mktemp("db") / "plexus-test.db"))
         yield
+
+
+@pytest.fixture(autouse=True)
+def close_apps():
+    """Every app a test built is closed at its end (services.close_app: the scheduler, the usage
+    writer, the upstream pools), and no background thread of Plexus may outlive its test."""
+    threads, apps = set(threading.enumerate()), set(services.running())
+    yield
+    for running in set(services.running()) - apps:
+        running.close()
+    leaked = [t.name for t in threading.enumerate() if t not in threads and t.name.startswith("plexus-") and t.is_alive()]
+    assert not leaked, f"background threads outlived the test: {leaked}"
+
+
+@pytest.fixture
+def make_app():
+    """create_app for one test, closed at its end."""
+    made = []
+
+    def make(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        services.close_app(app)
 
 
 @pytest.fixture
@@ -95,9 +116,8 @@ def write_config(tmp_path):
 
 
 @pytest.fixture
-def app(env, write_config, upstream):
-    path = write_config(config_text(upstream.url))
-    app = create_app(str(path), watch=False)
+def app(env, write_config, upstream, make_app):
+    app = make_app(str(write_config(config_text(upstream.url))), watch=False)
     app.testing = True
     return app
 
@@ -110,9 +130,6 @@ def client(app):
 @pytest.fixture
 def auth():
     return {"Authorization": f"Bearer {CLIENT_SECRET}"}
-
-
-SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET)
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ class Gateway:
         self.upstreams = upstreams or Upstreams()
         self.sinks: list[Callable[[Any], None]] = []  # callables that take each finished UsageRecord
         self.observers: list[Callable] = []  # factories (call, config) -> an observer of that call or None (plexus/core/observers.py)
-        self.responses = None  # the ResponseStore, for API styles that keep conversation state
+        self.responses = None  # the storage.base.ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
         self.streams_in_flight = 0  # in this worker
         self.apply(config)

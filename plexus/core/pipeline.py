@@ -162,7 +162,6 @@ def remember(gw: Gateway, call: Call, link: Link, final: dict | None) -> None:
         return
     try:
         call.style.remember(gw.responses, call.record.key_name, link.body, final)
-        gw.responses.prune_if_due(gw.config.retention_days)
     except Exception:  # storing is a service to the client; it must not break the answer
         log.exception("could not store response %s", call.request_id)
 

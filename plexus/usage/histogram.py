@@ -1,4 +1,5 @@
-"""Latency histograms for p50/p95 over any number of requests, and their SQLite functions.
+"""Latency histograms for p50/p95 over any number of requests (the SQL functions over them are in
+plexus/storage/sqlite/connect.py).
 
 A histogram is one Python int holding BINS counters of FIELD_BITS bits each, so merging two of them
 is a single integer addition (fast enough to fold thousands of hourly rollups per query). Bins are
@@ -62,40 +63,6 @@ def _representative(i):
     return round(2 ** ((i - 0.5) / BINS_PER_OCTAVE), 1)
 
 
-# ---- SQLite functions: hist_of(ms) and hist_sum(blob) aggregate, hist_add(blob, blob) -------------
-
-
-class HistOf:
-    """Aggregate: the histogram of a column of milliseconds (NULLs skipped)."""
-
-    def __init__(self):
-        self.hist = 0
-
-    def step(self, ms):
-        self.hist = with_value(self.hist, ms)
-
-    def finalize(self):
-        return to_blob(self.hist)
-
-
-class HistSum:
-    """Aggregate: the merge of stored histograms."""
-
-    def __init__(self):
-        self.hist = 0
-
-    def step(self, blob):
-        self.hist += from_blob(blob)
-
-    def finalize(self):
-        return to_blob(self.hist)
-
-
 def hist_add(a, b):
+    """Two stored histograms merged, stored."""
     return to_blob(from_blob(a) + from_blob(b))
-
-
-def register(conn):
-    conn.create_aggregate("hist_of", 1, HistOf)
-    conn.create_aggregate("hist_sum", 1, HistSum)
-    conn.create_function("hist_add", 2, hist_add, deterministic=True)

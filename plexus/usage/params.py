@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 API_STYLES = ("chat", "messages", "responses", "gemini")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+# what a summary may be grouped by (`group_by`) -> the usage column holding it
+DIMENSIONS = {"alias": "alias", "provider": "provider", "key": "key_name", "model": "model"}
 
 
 class BadParameter(ValueError):
@@ -22,6 +24,7 @@ class Filters:
     model: str | None = None
     status: int | str | None = None  # an HTTP status or "cancelled"
     api_style: str | None = None
+    request_id: str | None = None
 
     def is_empty(self):
         return all(getattr(self, f.name) is None for f in fields(self))
@@ -45,6 +48,7 @@ def parse_filters(args):
         model=args.get("model") or None,
         status=_status(args.get("status")),
         api_style=api_style,
+        request_id=args.get("request_id") or None,
     )
 
 

@@ -22,9 +22,6 @@ class Cost:
         return None if None in parts else sum(parts)
 
 
-FREE = Cost(input=0.0, output=0.0, cached=0.0, cache_write=0.0)
-
-
 def pricing_for(config, provider_id, model):
     provider = config.providers.get(provider_id) if provider_id else None
     return provider.pricing.get(model) if provider else None

@@ -19,7 +19,6 @@ class UsageRecord:
     provider_type: str | None = None
     streamed: bool = False
     fast_path: bool = False
-    billable: bool = True  # False for calls providers do not charge for (count_tokens): no tokens, cost 0
     attempts: list = field(default_factory=list)
     status: int | str | None = None
     error: str | None = None

@@ -6,7 +6,7 @@ import uuid
 import orjson
 
 from ..unified.usage import Usage, estimate_tokens
-from .pricing import FREE, cost_of, pricing_for
+from .pricing import cost_of, pricing_for
 
 COLUMNS = (
     "record_key", "time", "request_id", "key_name", "source_ip", "api_style", "alias", "provider", "model",
@@ -19,11 +19,7 @@ COLUMNS = (
 
 def to_row(rec, config):
     """A dict of COLUMNS. `config` supplies the prices."""
-    if not rec.billable:
-        usage, cost = Usage(), FREE
-    else:
-        usage = rec.usage or _estimate(rec) or Usage()
-        cost = cost_of(pricing_for(config, rec.provider, rec.model), usage)
+    usage, cost = billed(rec, config)
     return {
         "record_key": uuid.uuid4().hex,  # this row's identity, kept through retries and the fallback file
         "time": rec.time,
@@ -64,7 +60,15 @@ def _costs(cost):
     }
 
 
-def _estimate(rec):
+def billed(rec, config):
+    """(tokens, cost) of a finished record: the usage the provider reported, else an estimate (see
+    estimate_usage), else none; its cost at `config`'s prices (None when unpriced). Metrics count
+    exactly what is stored."""
+    usage = rec.usage or estimate_usage(rec) or Usage()
+    return usage, cost_of(pricing_for(config, rec.provider, rec.model), usage)
+
+
+def estimate_usage(rec):
     """Tokens from character counts, for a request the upstream worked on but reported no usage for
     (a stream cut or cancelled, a provider that sends none). Requests refused before or by the
     upstream used no tokens."""

@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass, fields
 
 from . import histogram
-from .params import BadParameter, iso_time
-from .rollup import DIMENSIONS
+from .params import DIMENSIONS, BadParameter, iso_time
 
 # range -> (bucket seconds, buckets); buckets are aligned to UTC
 RANGES = {"hour": (60, 60), "day": (3600, 24), "week": (6 * 3600, 28), "month": (86400, 30)}

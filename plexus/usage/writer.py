@@ -4,7 +4,7 @@ and stores them in batches from one background thread (a greenlet under gunicorn
 Nothing is dropped. A full queue makes the producer wait briefly, then write its record to the
 fallback file; a failing database is retried, then the batch goes to the fallback file too; the
 file is replayed at start and whenever the database works again. close() writes what is queued.
-The same thread prunes rows past the retention period.
+(Rows past the retention period are pruned by the scheduler: plexus/storage/retention.py.)
 """
 
 import logging
@@ -15,9 +15,6 @@ import time
 import orjson
 
 log = logging.getLogger("plexus.usage")
-
-DAY = 86400
-
 
 class _Flush:
     """A queue marker, set once everything queued before it is written."""
@@ -39,11 +36,10 @@ class UsageWriter:
     db_retry_after = 5.0  # after the retries fail, batches go straight to the fallback this long
     tick = 1.0
     chore_interval = 5.0  # how often to look for a fallback file to replay
-    prune_interval = 3600.0
 
-    def __init__(self, store, fallback, to_row, retention_days=lambda: None, **settings):
-        """`to_row(rec)` makes the stored row; `retention_days()` says how long rows are kept
-        (None: forever). `settings` override the class attributes above (tests use it)."""
+    def __init__(self, store, fallback, to_row, **settings):
+        """`store` is a storage.base.UsageStore; `to_row(rec)` makes the stored row. `settings`
+        override the class attributes above (tests use it)."""
         for name, value in settings.items():
             if not hasattr(type(self), name):
                 raise TypeError(f"unknown writer setting '{name}'")
@@ -51,17 +47,19 @@ class UsageWriter:
         self.store = store
         self.fallback = fallback
         self.to_row = to_row
-        self.retention_days = retention_days
         self._queue = queue.Queue(self.max_queue)
         self._closed = False
         self._db_down_until = 0.0
         self._next_chore = 0.0
-        self._next_prune = 0.0
         self._thread = threading.Thread(target=self._run, name="plexus-usage-writer", daemon=True)
 
     def start(self):
         self._thread.start()
         return self
+
+    def depth(self) -> int:
+        """Records submitted and not yet taken for writing (the metrics' queue-depth gauge)."""
+        return self._queue.qsize()
 
     def submit(self, rec):
         """Queue a finished record. Never raises, never drops: if the queue stays full for
@@ -184,9 +182,6 @@ class UsageWriter:
             self._next_chore = now + self.chore_interval
             if now >= self._db_down_until and self.fallback.pending():
                 self._replay()
-        if now >= self._next_prune:
-            self._next_prune = now + self.prune_interval
-            self._prune()
 
     def _replay(self):
         try:
@@ -194,18 +189,6 @@ class UsageWriter:
         except Exception as e:
             log.warning("usage fallback replay failed, will retry: %s", e)
             self._db_down_until = time.monotonic() + self.db_retry_after
-
-    def _prune(self):
-        days = self.retention_days()
-        if not days:
-            return
-        try:
-            pruned = self.store.prune(time.time() - days * DAY)
-        except Exception as e:
-            log.warning("usage pruning failed, will retry: %s", e)
-            return
-        if pruned:
-            log.info("pruned %d usage records older than %s days", pruned, days)
 
 
 def _is_marker(item):

@@ -1,1 +1,1 @@
-"""The HTTP layer: Flask views that turn requests into core calls and replies into responses."""
+"""The HTTP surface: the /v1 API, the management API, the /metrics scrape and the dashboard."""

@@ -15,9 +15,10 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ADMIN_SECRET, CLIENT_SECRET, ENV, PROVIDER_SECRET
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET, SECRETS
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_process import ROOT, GatewayProcess
+from tests.support.gateway_process import ROOT
+from tests.support.gateways import gateway_for
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
@@ -28,7 +29,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 SHOTS = ROOT / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-SECRETS = (ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET)
 WIDE = """[...document.querySelectorAll("body *")]
   .filter(e => !e.closest(".table-wrap, .nav") && e.getBoundingClientRect().right > innerWidth + 1)
   .slice(0, 5).map(e => `${e.tagName}.${e.className}#${e.id}: ${Math.round(e.getBoundingClientRect().right)}px`)"""
@@ -53,11 +53,8 @@ def upstreams():
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, upstreams):
     folder = tmp_path_factory.mktemp("browser")
-    config = folder / "plexus.yaml"
-    config.write_text(CONFIG)
-    env = {**ENV, "DATABASE_URL": f"sqlite:///{folder / 'usage.db'}"}
-    with GatewayProcess(config, env=env, workers=2) as gw:
-        gw.config_file = config
+    with gateway_for(CONFIG, folder, env={"DATABASE_URL": f"sqlite:///{folder / 'usage.db'}"}, workers=2) as gw:
+        gw.config_file = folder / "plexus.yaml"
         yield gw
 
 
@@ -168,6 +165,8 @@ def test_operator_journey(gateway, upstreams, context):
 
     # ... appears in Logs
     page.get_by_role("link", name="Logs", exact=True).click()
+    # a reload before the click's navigation commits would cancel it and keep reloading Models
+    expect(page).to_have_url(re.compile(r"/logs$"))
     row = page.locator("#log-rows tbody tr").first
     eventually(lambda: page.reload() or row.count() > 0)
     expect(row).to_contain_text("chat")

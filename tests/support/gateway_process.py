@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.secrets import SECRETS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,8 +66,6 @@ class GatewayProcess:
 
     def assert_no_secrets(self):
         """No recognisable test secret may ever reach the gateway's log."""
-        from tests.conftest import SECRETS
-
         log = self.log()
         leaked = [s for s in SECRETS if s in log]
         assert not leaked, f"a secret leaked into the gateway log: {leaked}"

@@ -262,6 +262,13 @@ def parse_sse(raw):
     return events
 
 
+def chat_stream_error(raw):
+    """The error object a Chat Completions stream ended with: its last event, and no `[DONE]`."""
+    events = parse_sse(raw)
+    assert events and "[DONE]" not in [data for _, data in events], raw[-300:]
+    return json.loads(events[-1][1])["error"]
+
+
 # ---- OpenAI Responses --------------------------------------------------------------------------------
 # Shapes after openai-python `types/responses/{response,response_usage,response_output_message,
 # response_function_tool_call,response_reasoning_item,response_*_event}.py` and recorded streams

@@ -8,7 +8,7 @@ import orjson
 
 from ...core.errors import InvalidRequest
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
-from ..sse import SSEDecoder, encode
+from ..sse import encode
 from ..stream import Renderer
 from ...unified import events as ev, types as u
 from ...unified.convert import arguments_object, arguments_string, image_from_url, new_id

@@ -9,7 +9,7 @@ import orjson
 
 from ...core.errors import InvalidRequest
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
-from ..sse import SSEDecoder, encode
+from ..sse import encode
 from ..stream import Renderer
 from ...unified import events as ev, types as u
 from ...unified.convert import function_tool, image_from_url, new_id
@@ -385,8 +385,8 @@ class StreamRelay(SSERelay):
 
     def feed(self, chunk):
         out = []
-        for ev in self.decoder.feed(chunk):
-            data = self._event(ev.data)
+        for sse in self.decoder.feed(chunk):
+            data = self._event(sse.data)
             if data is not None:
                 out.append(encode(data))
         return b"".join(out)

@@ -10,7 +10,7 @@ import orjson
 from ...core.errors import InvalidRequest, NotFound
 from .upstream import output_parts
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
-from ..sse import SSEDecoder, encode
+from ..sse import encode
 from ..stream import Renderer
 from ...unified import events as ev, types as u
 from ...unified.convert import function_tool, new_id

@@ -1,0 +1,126 @@
+"""The config file's schemas (marshmallow): what each block may hold. Validation only; unknown keys
+are rejected everywhere. `load.py` turns what they accept into the frozen types of `types.py`."""
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+PROVIDER_TYPES = ("chat", "messages", "gemini", "responses")
+SELECTORS = ("random", "in_order")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PricingSchema(StrictSchema):
+    input = fields.Float(validate=validate.Range(min=0))
+    output = fields.Float(validate=validate.Range(min=0))
+    cached_input = fields.Float(validate=validate.Range(min=0))
+    cache_write = fields.Float(validate=validate.Range(min=0))
+
+
+class ModelInfoSchema(StrictSchema):
+    pricing = fields.Nested(PricingSchema)
+
+
+POSITIVE = validate.Range(min=0, min_inclusive=False)
+
+
+class TimeoutsSchema(StrictSchema):
+    connect = fields.Float(validate=POSITIVE)
+    read = fields.Float(validate=POSITIVE)  # the default for first_byte and idle
+    first_byte = fields.Float(validate=POSITIVE)
+    idle = fields.Float(validate=POSITIVE)
+    total = fields.Float(validate=POSITIVE)
+
+
+class FailoverSchema(StrictSchema):
+    retry_on = fields.List(fields.Integer(validate=validate.Range(min=400, max=599)))
+    max_attempts = fields.Integer(validate=validate.Range(min=1, max=20))
+    backoff_ms = fields.Float(validate=validate.Range(min=0, max=60_000))
+
+
+class CooldownSchema(StrictSchema):
+    initial_s = fields.Float(validate=POSITIVE)
+    max_s = fields.Float(validate=POSITIVE)
+
+
+class ProviderSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.OneOf(PROVIDER_TYPES))
+    api_base_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    api_key = fields.String(allow_none=True)
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    models = fields.Dict(keys=fields.String(), values=fields.Nested(ModelInfoSchema, allow_none=True))
+    timeouts = fields.Nested(TimeoutsSchema)
+    default_max_tokens = fields.Integer(validate=validate.Range(min=1))
+    # quirks: how this upstream differs from the API it claims to speak (see plexus/quirks.py)
+    max_tokens_field = fields.String(validate=validate.OneOf(["max_tokens", "max_completion_tokens"]))
+    max_tokens_cap = fields.Integer(validate=validate.Range(min=1))
+    strip_cache_control = fields.Boolean()
+    reasoning_field = fields.String(validate=validate.OneOf(["reasoning_content", "reasoning"]))
+    extra_body = fields.Dict(keys=fields.String())
+    think_tags = fields.Boolean()
+    stream_options = fields.Boolean()
+
+
+class TargetSchema(StrictSchema):
+    provider = fields.String(required=True)
+    model = fields.String(required=True, validate=validate.Length(min=1))
+    weight = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+    max_tokens_cap = fields.Integer(validate=validate.Range(min=1))  # per-model quirks override the provider's
+    extra_body = fields.Dict(keys=fields.String())
+
+
+class AliasSchema(StrictSchema):
+    selector = fields.String(load_default="random", validate=validate.OneOf(SELECTORS))
+    targets = fields.List(
+        fields.Nested(TargetSchema),
+        required=True,
+        validate=validate.Length(min=1, error="an alias needs at least one target"),
+    )
+    additional_aliases = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+
+    @validates_schema
+    def some_weight(self, data, **kwargs):
+        targets = data.get("targets") or []
+        if data.get("selector") == "random" and targets and not any(t["weight"] > 0 for t in targets):
+            raise ValidationError("at least one target needs a weight above 0", "targets")
+
+
+class KeySchema(StrictSchema):
+    secret = fields.String(validate=validate.Length(min=8, error="a key secret needs 8 or more characters"))
+    # or only its SHA-256, so the file never holds the secret (what the dashboard writes)
+    secret_sha256 = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"))
+    comment = fields.String(allow_none=True)
+    created = fields.String(allow_none=True)  # ISO 8601, informational
+
+    @validates_schema
+    def one_secret(self, data, **kwargs):
+        if ("secret" in data) == ("secret_sha256" in data):
+            raise ValidationError("give exactly one of secret or secret_sha256", "secret")
+
+
+class LoggingSchema(StrictSchema):
+    level = fields.String(validate=validate.OneOf(["debug", "info", "warning", "error"]))
+    format = fields.String(validate=validate.OneOf(["text", "json"]))
+
+
+class MetricsSchema(StrictSchema):
+    # a bearer token that may read GET /metrics (and nothing else); the admin key may too
+    token = fields.String(allow_none=True, validate=validate.Length(min=8, error="a metrics token needs 8 or more characters"))
+
+
+class RootSchema(StrictSchema):
+    admin_key = fields.String(allow_none=True)
+    database = fields.String(allow_none=True, validate=validate.Length(min=1))
+    retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    failover = fields.Nested(FailoverSchema)
+    cooldown = fields.Nested(CooldownSchema)
+    logging = fields.Nested(LoggingSchema)
+    metrics = fields.Nested(MetricsSchema)
+    keys = fields.Dict(keys=fields.String(), values=fields.Raw())
+    providers = fields.Dict(keys=fields.String(), values=fields.Raw())
+    models = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+ROOT, PROVIDER, ALIAS, KEY = RootSchema(), ProviderSchema(), AliasSchema(), KeySchema()

@@ -1,0 +1,96 @@
+"""The loaded config: a tree of frozen dataclasses. The request path only ever reads an
+already-built `Config`, never the disk."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Pricing:
+    input: float | None = None
+    output: float | None = None
+    cached_input: float | None = None
+    cache_write: float | None = None
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    type: str
+    api_base_url: str
+    api_key: str | None
+    headers: dict
+    pricing: dict  # upstream model -> Pricing
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 600.0  # until the upstream's first byte (a non-streamed answer's whole wait)
+    idle_timeout: float = 600.0  # between two stream chunks: a stalled stream is cut
+    total_timeout: float | None = None  # the whole exchange; None: no limit
+    default_max_tokens: int | None = None  # `type: messages`: max_tokens when the client sent none
+    quirks: dict = field(default_factory=dict)  # see plexus/quirks.py
+    unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
+
+
+@dataclass(frozen=True)
+class Failover:
+    """When a target fails before the client got a byte, the next one is tried (see routing.py)."""
+
+    retry_on: frozenset = frozenset((408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529))
+    max_attempts: int = 3
+    backoff_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class CooldownPolicy:
+    initial_s: float = 5.0  # doubled on each further failure, up to max_s; reset on success
+    max_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Target:
+    provider: str
+    model: str
+    weight: float = 1.0
+    quirks: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    selector: str
+    targets: tuple
+    additional_aliases: tuple = ()
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    name: str
+    digest: bytes  # SHA-256 of the secret: all the gateway needs to recognise it
+    secret: str | None = None  # set when the file holds the secret itself
+    comment: str | None = None
+    created: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    admin_key: str | None
+    keys: dict = field(default_factory=dict)  # name -> ClientKey
+    providers: dict = field(default_factory=dict)  # id -> Provider
+    aliases: dict = field(default_factory=dict)  # alias name -> Alias (primary names only)
+    names: dict = field(default_factory=dict)  # every name a client may ask for -> Alias
+    stamp: tuple | None = None  # the file's (mtime, size, inode) when it was read
+    database: str | None = None  # the usage store: a SQLite path or sqlite:/// URL
+    retention_days: int | None = None  # usage records older than this are pruned; None keeps all
+    failover: Failover = field(default_factory=Failover)
+    cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)
+    log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object a line
+    metrics_token: str | None = None  # may read GET /metrics, as the admin key may
+
+    def warnings(self):
+        return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
+
+    def secrets(self):
+        """Every secret value this config holds, for redaction."""
+        found = [self.admin_key, self.metrics_token] + [k.secret for k in self.keys.values()]
+        found += [p.api_key for p in self.providers.values()]
+        return [s for s in found if s]

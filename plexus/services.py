@@ -1,0 +1,135 @@
+"""The services one app (one worker) runs, built and closed in one place: the store, the usage
+writer, cooldowns, debug capture, metrics, the config watch, and the one background scheduler
+that runs their periodic jobs.
+
+`close()` stops the scheduler, publishes the last metrics, stores the captures and usage records
+still queued and closes the upstream pools. `close_all()` closes every Services of this process:
+gunicorn's `worker_exit` hook and `atexit` call it, so a worker that is stopped gracefully loses no
+record. Every test that builds an app closes it (`close_app`).
+"""
+
+import atexit
+import logging
+import threading
+
+from .capture import PRUNE_S as CAPTURE_PRUNE_S, SYNC_S as CAPTURE_SYNC_S, Captures
+from .config import ConfigWatcher
+from .cooldowns import SYNC_S as COOLDOWN_SYNC_S, Cooldowns
+from .core.gateway import Gateway
+from .metrics import SAMPLE_S, Metrics
+from .storage import database_url, open_storage, retention
+from .storage.base import Storage
+from .storage.scheduler import Scheduler
+from .usage import UsageAccounting
+from .usage.fallback import FallbackFile
+from .usage.row import to_row
+from .usage.writer import UsageWriter
+
+log = logging.getLogger("plexus")
+
+_open = set()  # Services of this process not yet closed, for close_all()
+_open_lock = threading.Lock()
+
+
+class Services:
+    def __init__(self, gateway: Gateway, storage: Storage, watch: bool = True):
+        """Open everything `gateway` needs on `storage` and start the background work. With
+        `watch`, also the jobs that keep this worker in step with the others (the config file,
+        shared cooldowns and capture switch, metrics in multiprocess mode)."""
+        self.gateway = gw = gateway
+        self.storage = storage
+        self.scheduler = Scheduler()
+        self.writer = UsageWriter(storage.usage, FallbackFile(storage.spool_path), lambda rec: to_row(rec, gw.config))
+        self.usage = UsageAccounting(storage.usage, self.writer)
+        gw.sinks.append(self.writer.submit)
+        gw.responses = storage.responses
+        gw.cooldowns = Cooldowns(storage.cooldowns)
+        gw.capture = Captures(storage.captures)
+        gw.observers.append(gw.capture.observe)
+        gw.metrics = Metrics(gw, queue_depth=self.writer.depth)
+        gw.sinks.append(gw.metrics.observe)
+        self.watcher = None
+        self._closed = False
+        with _open_lock:
+            _open.add(self)
+        self.writer.start()
+        self._schedule(watch)
+        self.scheduler.start()
+
+    def _schedule(self, watch):
+        gw, every = self.gateway, self.scheduler.every
+        self._capture_job = every(CAPTURE_PRUNE_S, "capture-store", self._store_captures)
+        gw.capture.on_queued = self._capture_job.soon
+        every(retention.INTERVAL_S, "retention", lambda: retention.prune_expired(self.storage, gw.config.retention_days))
+        if not watch:
+            return
+        config = gw.config
+        self.watcher = ConfigWatcher(config.path, gw.apply, stamp=config.stamp)
+        every(self.watcher.interval, "config-watch", self.watcher.check, first=self.watcher.interval)
+        every(COOLDOWN_SYNC_S, "cooldown-sync", self._sync_cooldowns, first=COOLDOWN_SYNC_S)
+        every(CAPTURE_SYNC_S, "capture-switch", gw.capture.sync, first=CAPTURE_SYNC_S)
+        if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
+            every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
+
+    def _store_captures(self):
+        self._capture_job.within(self.gateway.capture.store_queued())
+
+    def _sync_cooldowns(self):
+        try:
+            self.gateway.cooldowns.sync()
+        except Exception as e:  # a locked or missing database: the next round tries again
+            log.warning("cooldowns not shared this round: %s", e)
+
+    def close(self) -> None:
+        """Stop the background work and store what this worker still holds. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with _open_lock:
+            _open.discard(self)
+        gw = self.gateway
+        self.scheduler.stop()
+        _step("metrics", gw.metrics.flush)  # the counts of the worker's last second
+        _step("captures", gw.capture.flush)
+        self.writer.close()
+        _step("upstream pools", gw.upstreams.close)
+        _step("storage", self.storage.close)
+
+
+def _step(what, close):
+    try:
+        close()
+    except Exception:  # closing the rest matters more
+        log.exception("closing %s failed", what)
+
+
+def build(config, database: str | None = None, watch: bool = True) -> Services:
+    """The services for `config`; `database` overrides where the store is (see storage.database_url)."""
+    gateway = Gateway(config)  # configures logging
+    for warning in config.warnings():
+        log.warning("%s", warning)
+    return Services(gateway, open_storage(database_url(config, database)), watch)
+
+
+def close_app(app) -> None:
+    """Close the services of an app made by create_app."""
+    app.extensions["plexus.services"].close()
+
+
+def running() -> list[Services]:
+    """The Services of this process not yet closed."""
+    with _open_lock:
+        return list(_open)
+
+
+def close_all() -> None:
+    """Close every Services of this process (gunicorn's worker_exit, atexit)."""
+    while True:
+        with _open_lock:
+            if not _open:
+                return
+            services = _open.pop()
+        services.close()
+
+
+atexit.register(close_all)

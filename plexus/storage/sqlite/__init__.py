@@ -1,0 +1,50 @@
+"""The SQLite backend: every table in one file next to its fallback spool. Embedded, needs nothing
+installed; several worker processes of one machine share it safely."""
+
+import logging
+import threading
+
+from .captures import SQLiteCaptureStore
+from .connect import create_file, transaction, connect, use_wal
+from .cooldowns import SQLiteCooldownStore
+from .migrations import migrate
+from .responses import SQLiteResponseStore
+from .usage import SQLiteUsageStore
+
+log = logging.getLogger("plexus.storage")
+
+
+class SQLiteStorage:
+    """storage.base.Storage on one SQLite file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.spool_path = path + ".fallback.jsonl"
+        self._migrated = False
+        self._lock = threading.Lock()
+        self.usage = SQLiteUsageStore(path, self.ensure_schema)
+        self.responses = SQLiteResponseStore(path)
+        self.cooldowns = SQLiteCooldownStore(path)
+        self.captures = SQLiteCaptureStore(path)
+
+    def migrate(self) -> list[str]:
+        """Create the file and every table, or bring an older file up to date (rows kept)."""
+        create_file(self.path)
+        with connect(self.path) as conn:
+            use_wal(conn)
+        with transaction(self.path) as conn:  # processes starting together apply each step once
+            applied = migrate(conn)
+        if applied:
+            log.info("database %s: applied %s", self.path, ", ".join(applied))
+        self._migrated = True
+        return applied
+
+    def ensure_schema(self) -> None:
+        """Migrate unless that has worked already in this process."""
+        if not self._migrated:
+            with self._lock:
+                if not self._migrated:
+                    self.migrate()
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own connection."""
