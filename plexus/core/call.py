@@ -41,6 +41,10 @@ class Call:
     client_request: Callable[[], tuple[str, dict]] = lambda: ("", {})  # (url, all headers): for capture only,
     #   built only when asked
     watch_client: Callable[[Any], Any] = _no_watch  # (upstream) -> a hang-up watcher with stop() and client_gone
+    # for callers inside the gateway (the dashboard's test button), which authenticate the person
+    # themselves and name the target: never set from what a client sent
+    key_name: str | None = None  # the name the record carries instead of a client key's
+    targets: list | None = None  # (Target, Provider) pairs tried instead of the alias's
     # learned along the pipeline
     alias: str | None = None
     stream: bool = False

@@ -1,5 +1,5 @@
-"""The one path every call takes, whatever carried it in (the /v1 views, count_tokens, later the
-WebSocket mode and the dashboard's test button):
+"""The one path every call takes, whatever carried it in (the /v1 views, count_tokens, the
+dashboard's test button, later the WebSocket mode):
 
 resolve (key, body, alias) -> choose a target (router, cooldowns) -> exchange with failover ->
 relay (whole or streamed) -> record (one usage record per call, also on failure or hang-up).
@@ -33,7 +33,7 @@ def run(gw: Gateway, call: Call) -> Reply:
     rec = call.record
     watch = observers_for(gw.observers, call, config) if gw.observers else None
     try:
-        rec.key_name = gw.authenticate(call.token).name
+        rec.key_name = call.key_name or gw.authenticate(call.token).name
         body = parse_body(call)
         if call.operation == COUNT_TOKENS:
             call.alias, _ = call.style.check_request(body, call.route, count_only=True)
@@ -93,7 +93,7 @@ def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | 
     that target down and moves on."""
     rec = call.record
     policy = config.failover
-    candidates = gw.router.candidates(config, call.alias, gw.cooldowns)
+    candidates = call.targets or gw.router.candidates(config, call.alias, gw.cooldowns)
     prepared = conversation(gw, call, body)
     error = None
     for n, (target, provider) in enumerate(candidates[: policy.max_attempts]):

@@ -10,6 +10,7 @@ import pytest
 
 from plexus import create_app
 from plexus.services import close_app
+from plexus.usage.params import Filters
 from plexus.web.dashboard.security import LoginThrottle
 from tests.support.configs import config_text
 from tests.support.dashboard import Admin, csrf_of
@@ -376,6 +377,11 @@ def test_provider_test_button(app, admin, upstream):
     assert "Failed" in html and "Incorrect API key provided: ***" in html
     page = admin.post("/providers/up/test", {"model": "up-model"})  # without htmx: the whole list with the result
     assert "<html" in page.get_data(as_text=True) and "OK" in page.get_data(as_text=True)
+    # the button takes the one pipeline: each test left a usage record, under the dashboard's name
+    app.extensions["plexus.usage"].writer.flush()
+    rows, total = app.extensions["plexus.usage"].store.query(Filters(key_name="dashboard"), 10, 0)
+    assert total == 3 and sorted(r["status"] for r in rows) == [200, 200, 401]
+    assert {(r["provider"], r["model"], r["alias"]) for r in rows} == {("up", "up-model", "up-model")}
 
 
 # ---- aliases --------------------------------------------------------------------------------------

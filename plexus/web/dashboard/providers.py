@@ -9,15 +9,16 @@ import re
 import time
 
 import orjson
-from flask import request
+from flask import g, request
 from ruamel.yaml.comments import CommentedMap
 
-from ...wire import quirks
 from ...config import PROVIDER_TYPES
 from ...config.edit import flow_map, is_reference, mask, set_value
-from ...core.errors import GatewayError
-from ...wire.registry import PROVIDERS
-from ...unified.types import new_request
+from ...config.types import Target
+from ...core import pipeline
+from ...core.call import CREATE, Call
+from ...wire.error_body import parse_error_body
+from ...wire.registry import CLIENT_STYLES
 from .crud import Area, FormError, document, plain
 from .pages import Pages, gateway, is_htmx, render
 
@@ -33,6 +34,7 @@ PRICES = ("input", "output", "cached_input", "cache_write")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 BLANK_ROWS = 2
 TEST_TIMEOUT_S = 30.0
+TEST_KEY_NAME = "dashboard"  # the test button's usage records carry it
 
 
 def provider_views(doc):
@@ -278,24 +280,23 @@ def delete_provider(name):
 
 
 def run_test(provider, model):
-    """Send a one-token request to `provider`: (ok, milliseconds, message). Never shows the key."""
-    module = PROVIDERS[provider.type]
-    req = new_request(model)
-    req["messages"] = [{"role": "user", "content": [{"type": "text", "text": "Reply with OK."}]}]
-    req["max_tokens"] = 16 if provider.type == "responses" else 1  # the Responses API's minimum is 16
+    """A one-token chat request to `model` at `provider` through the same pipeline as every client
+    request (translation, capture, cooldowns, a usage record under the key name "dashboard"):
+    (ok, milliseconds, message). Never shows the key."""
     provider = dataclasses.replace(provider, first_byte_timeout=min(provider.first_byte_timeout, TEST_TIMEOUT_S),
                                    total_timeout=TEST_TIMEOUT_S)
-    body = orjson.dumps(quirks.apply(module.build_request(req, model, provider), provider.type, provider.quirks))
+    body = orjson.dumps({"model": model, "messages": [{"role": "user", "content": "Reply with OK."}],
+                         "max_tokens": 16 if provider.type == "responses" else 1})  # the Responses API's minimum is 16
+    call = Call(CLIENT_STYLES["chat"], CREATE, g.request_id, "", lambda: body, content_type="application/json",
+                body_size=len(body), source_ip=request.remote_addr, path=request.path, key_name=TEST_KEY_NAME,
+                targets=[(Target(provider.id, model), provider)])
     started = time.perf_counter()
-    try:
-        resp = gateway().upstreams.send(provider, module.url(provider, model, False), module.headers(provider, {}), body)
-        try:
-            resp.content  # read it all, so the connection goes back to the pool
-        finally:
-            resp.close()
-        return True, (time.perf_counter() - started) * 1000, f"HTTP {resp.status_code}"
-    except GatewayError as e:
-        return False, (time.perf_counter() - started) * 1000, hide_config_secrets(e.message)
+    reply = pipeline.run(gateway(), call)
+    ms = (time.perf_counter() - started) * 1000
+    if reply.status < 400:
+        return True, ms, f"HTTP {reply.status}"
+    message, _, _ = parse_error_body(reply.body)
+    return False, ms, hide_config_secrets(f"HTTP {reply.status}: {message}")
 
 
 def hide_config_secrets(text):
