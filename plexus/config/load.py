@@ -183,7 +183,7 @@ def _provider(pid, spec, unset_key_vars):
 
 
 QUIRKS = ("max_tokens_field", "max_tokens_cap", "strip_cache_control", "reasoning_field", "extra_body", "think_tags",
-          "stream_options")
+          "stream_options", "structured_output")
 
 
 def _quirks(spec):

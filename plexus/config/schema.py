@@ -61,6 +61,8 @@ class ProviderSchema(StrictSchema):
     extra_body = fields.Dict(keys=fields.String())
     think_tags = fields.Boolean()
     stream_options = fields.Boolean()
+    # issue 19: Anthropic structured output natively (output_config.format) or as a forced tool
+    structured_output = fields.String(validate=validate.OneOf(["native", "tool"]))
 
 
 class TargetSchema(StrictSchema):
@@ -69,6 +71,7 @@ class TargetSchema(StrictSchema):
     weight = fields.Float(load_default=1.0, validate=validate.Range(min=0))
     max_tokens_cap = fields.Integer(validate=validate.Range(min=1))  # per-model quirks override the provider's
     extra_body = fields.Dict(keys=fields.String())
+    structured_output = fields.String(validate=validate.OneOf(["native", "tool"]))  # per model (issue 19)
 
 
 class AliasSchema(StrictSchema):

@@ -43,7 +43,8 @@ class Passthrough:
         self.style, self.alias = call.style, call.alias
         self.url = to.module.url(to.provider, to.model, call.stream)
         payload, self.relay_options = call.style.passthrough_request(body, to.model, call.stream, call.route)
-        self.payload = orjson.dumps(quirks.apply(payload, to.provider.type, quirks.for_target(to.provider, to.target)))
+        self.payload = orjson.dumps(quirks.apply(payload, to.provider.type, quirks.for_target(to.provider, to.target),
+                                                 translated=False))
 
     def answer(self, raw: bytes) -> Answer:
         out, data = self.style.relay_response(raw, self.alias)

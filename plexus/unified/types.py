@@ -10,7 +10,8 @@ Request::
      "tool_choice": None | {"type": "auto"|"none"|"required"|"tool", "name"?},
      "parallel_tool_calls": None | bool, "max_tokens": None | int, "temperature", "top_p",
      "top_k", "stop": [str], "seed", "user", "reasoning": None | {"effort", "budget_tokens"},
-     "response_format": None | dict, "stream": bool, "stream_usage": bool,
+     "response_format": None | {"type": "json_object"} | {"type": "json_schema", "name", "schema", "strict"?,
+     "description"?} (see `plexus.unified.media`), "stream": bool, "stream_usage": bool,
      "stream_format"?: "sse" | "json_array"}   how the client wants its stream framed (Gemini)
 
 A message is {"role": "user"|"assistant"|"tool", "content": [Part]}. A "tool" message holds
@@ -21,6 +22,7 @@ exactly one tool_result part. Parts:
     {"type": "tool_call", "id", "name", "arguments": str}  arguments stay a JSON string
     {"type": "tool_result", "tool_call_id", "content": [text/image parts], "is_error": bool}
     {"type": "reasoning", "text", "signature"?, "redacted"?}   signature/redacted: Anthropic only
+    {"type": "document", ...}, {"type": "audio", ...}      PDFs, text documents, audio: see `plexus.unified.media`
 
 Any text, reasoning or tool_call part may carry `thought_signature`: Gemini's opaque signature for
 that very part, sent back on the same part when the target is Gemini again and dropped elsewhere
@@ -45,7 +47,7 @@ class _Open(Schema):
 
 
 class PartSchema(_Open):
-    type = fields.String(required=True, validate=validate.OneOf(["text", "image", "tool_call", "tool_result", "reasoning"]))
+    type = fields.String(required=True, validate=validate.OneOf(["text", "image", "tool_call", "tool_result", "reasoning", "document", "audio"]))
     text = fields.String()
     cache_control = fields.Dict()
     media_type = fields.String()
@@ -60,6 +62,8 @@ class PartSchema(_Open):
     signature = fields.String(allow_none=True)
     redacted = fields.String(allow_none=True)
     thought_signature = fields.String()
+    filename = fields.String()
+    title = fields.String()
 
 
 class MessageSchema(_Open):

@@ -10,7 +10,10 @@ flags on the provider (or its target), never by sniffing model names.
 | `extra_body: {...}` | merged into every request body |
 | `think_tags: true` | chat: `<think>...</think>` at the start of the text is reasoning |
 | `stream_options: false` | chat: don't send `stream_options` (servers that reject it; usage is then estimated) |
+| `structured_output: tool` | messages: structured output as a forced tool (models without `output_config.format`); translated requests only |
 """
+
+from .anthropic import structured
 
 MAX_TOKENS_KEYS = {"chat": ("max_tokens", "max_completion_tokens"), "messages": ("max_tokens",),
                    "responses": ("max_output_tokens",)}
@@ -25,12 +28,15 @@ def for_target(provider, target):
     return merged
 
 
-def apply(body, provider_type, quirks):
-    """The upstream body with the quirks applied. `body` is the gateway's own dict: changed in place."""
+def apply(body, provider_type, quirks, translated=True):
+    """The upstream body with the quirks applied. `body` is the gateway's own dict: changed in place.
+    `translated`: built from the unified request (False: the client's own body, on the fast path)."""
     if not quirks:
         return body
     if provider_type == "chat":
         _chat(body, quirks)
+    if provider_type == "messages" and translated and quirks.get("structured_output") == "tool":
+        structured.to_tool(body)
     cap = quirks.get("max_tokens_cap")
     if cap:
         _cap(body, provider_type, cap)

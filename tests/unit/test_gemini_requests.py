@@ -448,7 +448,7 @@ def test_gemini_request_to_openai_and_anthropic_upstreams():
     ({"contents": []}, "contents"),
     ({"contents": [{"role": "system", "parts": [{"text": "x"}]}]}, "role"),
     ({"contents": [{"role": "user"}]}, "parts"),
-    ({"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "application/pdf", "data": "x"}}]}]}, "inlineData"),
+    ({"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "video/mp4", "data": "x"}}]}]}, "inlineData"),
     ({"contents": [{"role": "user", "parts": [{"text": "x"}]}], "tools": [{"googleSearch": {}}]}, "googleSearch"),
 ])
 def test_gemini_request_checks(body, needle):

@@ -10,7 +10,7 @@ from ...core.errors import InvalidRequest
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import encode
 from ..stream import Renderer
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import arguments_object, arguments_string, image_from_url, new_id
 from ...unified.usage import Usage, estimate_tokens, from_anthropic, to_anthropic
 from .tables import STOP_TO_WIRE
@@ -90,8 +90,21 @@ def parse_request(body, route=None):
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         req["user"] = metadata["user_id"]
     req["reasoning"] = _reasoning(body)
+    req["response_format"] = _response_format(body)
     req["stream_usage"] = True
     return req
+
+
+def _response_format(body):
+    """`output_config.format` (or the beta `output_format` it replaced) as the unified format."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    fmt = fmt if fmt is not None else body.get("output_format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        raise InvalidRequest("output_config.format: a json_schema format with a schema object is expected")
+    return media.json_schema(fmt["schema"])
 
 
 def _system(system):
@@ -160,6 +173,8 @@ def _part(b, kind, where):
         if source.get("type") == "url":
             return image_from_url(source.get("url", ""))
         raise InvalidRequest(f"{where}.source: an image source must be base64 or url")
+    if kind == "document":
+        return _document(b, where)
     if kind == "tool_use":
         return {"type": "tool_call", "id": str(b.get("id", "")), "name": b.get("name", ""),
                 "arguments": arguments_string(b.get("input"))}
@@ -168,6 +183,31 @@ def _part(b, kind, where):
     if kind == "redacted_thinking":
         return {"type": "reasoning", "text": "", "redacted": b.get("data")}
     raise InvalidRequest(f"{where}.type: content blocks of type '{kind}' cannot be translated for this model's provider")
+
+
+def _document(b, where):
+    """A document block: base64 PDF, plain text, a URL or inline content blocks. A Files-API file
+    exists only at Anthropic."""
+    source = b.get("source") if isinstance(b.get("source"), dict) else {}
+    kind = source.get("type")
+    if kind == "base64":
+        part = {"type": "document", "media_type": source.get("media_type") or media.PDF, "data": source.get("data", "")}
+    elif kind == "text":
+        part = {"type": "document", "media_type": media.TEXT, "text": source.get("data", "")}
+    elif kind == "url":
+        part = {"type": "document", "media_type": media.PDF, "url": source.get("url", "")}
+    elif kind == "content":
+        content = source.get("content")
+        text = content if isinstance(content, str) else "\n\n".join(
+            c.get("text", "") for c in content or () if isinstance(c, dict) and c.get("type") == "text")
+        part = {"type": "document", "media_type": media.TEXT, "text": text}
+    elif kind == "file":
+        media.refuse_file_id(f"{where}.source")
+    else:
+        raise InvalidRequest(f"{where}.source: a document source must be base64, text, url, content or file")
+    if isinstance(b.get("title"), str) and b["title"]:
+        part["title"] = b["title"]
+    return part
 
 
 def _result_content(content, i):

@@ -7,9 +7,10 @@ events into unified form."""
 import orjson
 
 from ...core.errors import UpstreamError
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
 from ...unified.usage import Usage, from_anthropic, to_anthropic
+from . import structured
 from .tables import FORWARDED_HEADERS, STOP_FROM_WIRE, VERSION
 
 DEFAULT_MAX_TOKENS = 4096
@@ -54,6 +55,7 @@ def build_request(req, model, provider):
     if req["user"]:
         body["metadata"] = {"user_id": req["user"]}
     _thinking(req, body)
+    structured.apply(req["response_format"], body)
     if req["stream"]:
         body["stream"] = True
     return body
@@ -135,6 +137,10 @@ def _block(p):
     kind = p["type"]
     if kind == "text":
         return _text_block(p) if p["text"] else None
+    if kind == "document":
+        return _document(p)
+    if kind == "audio":
+        media.refuse("audio input", "messages")
     if kind == "image":
         if p.get("data") is not None:
             source = {"type": "base64", "media_type": p.get("media_type") or "image/png", "data": p["data"]}
@@ -159,6 +165,20 @@ def _block(p):
     return None
 
 
+def _document(p):
+    if "text" in p:
+        source = {"type": "text", "media_type": media.TEXT, "data": p["text"]}
+    elif "url" in p:
+        source = {"type": "url", "url": p["url"]}
+    else:
+        media.check_pdf(p, "messages")
+        source = {"type": "base64", "media_type": media.PDF, "data": p["data"]}
+    block = {"type": "document", "source": source}
+    if p.get("title") or p.get("filename"):
+        block["title"] = p.get("title") or p["filename"]
+    return block
+
+
 # ---- upstream answer -> unified --------------------------------------------------------------------
 
 
@@ -169,8 +189,14 @@ def parse_response(data, quirks=None):
         if part is not None:
             content.append(part)
     return {"id": data.get("id") or new_id("msg_"), "model": data.get("model", ""), "content": content,
-            "stop_reason": STOP_FROM_WIRE.get(data.get("stop_reason"), "stop"), "stop_sequence": data.get("stop_sequence"),
-            "usage": from_anthropic(data.get("usage"))}
+            "stop_reason": _stop(data.get("stop_reason"), any(p["type"] == "tool_call" for p in content)),
+            "stop_sequence": data.get("stop_sequence"), "usage": from_anthropic(data.get("usage"))}
+
+
+def _stop(reason, called):
+    """A tool_use stop with no call left is the structured-output tool's: the answer is complete."""
+    reason = STOP_FROM_WIRE.get(reason, "stop")
+    return "stop" if reason == "tool_calls" and not called else reason
 
 
 def _part(block):
@@ -182,6 +208,8 @@ def _part(block):
     if kind == "redacted_thinking":
         return {"type": "reasoning", "text": "", "redacted": block.get("data")}
     if kind == "tool_use":
+        if block.get("name") == structured.TOOL:  # the structured-output fallback: its input is the answer
+            return {"type": "text", "text": arguments_string(block.get("input"))}
         return {"type": "tool_call", "id": block.get("id") or new_id("toolu_"), "name": block.get("name", ""),
                 "arguments": arguments_string(block.get("input"))}
     return None
@@ -215,6 +243,9 @@ class StreamParser:
     def _content_block_start(self, data):
         block = data.get("content_block") or {}
         self.block = block.get("type")
+        if self.block == "tool_use" and block.get("name") == structured.TOOL:
+            self.block = "answer"  # the structured-output fallback: its input streams as the answer's text
+            return []
         if self.block == "tool_use":
             self.tools += 1
             return [ev.ToolStart(self.tools - 1, block.get("id") or new_id("toolu_"), block.get("name", ""))]
@@ -233,6 +264,8 @@ class StreamParser:
             value = ev.Reasoning(delta.get("thinking", ""))
         elif kind == "signature_delta":
             return [ev.Signature(delta.get("signature", ""))]
+        elif kind == "input_json_delta" and self.block == "answer":
+            value = ev.Text(delta.get("partial_json", ""))
         elif kind == "input_json_delta":
             value = ev.ToolArgs(self.tools - 1, delta.get("partial_json", ""))
         else:
@@ -252,7 +285,7 @@ class StreamParser:
         out = []
         if delta.get("stop_reason") and not self.stopped:
             self.stopped = True
-            out.append(ev.Stop(STOP_FROM_WIRE.get(delta["stop_reason"], "stop"), delta.get("stop_sequence")))
+            out.append(ev.Stop(_stop(delta["stop_reason"], self.tools > 0), delta.get("stop_sequence")))
         usage = data.get("usage")
         if isinstance(usage, dict):
             merged = from_anthropic({**_usage_dict(self.usage), **{k: v for k, v in usage.items() if v is not None}})

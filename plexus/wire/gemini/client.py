@@ -14,7 +14,7 @@ import orjson
 from ...core.errors import InvalidRequest
 from ..sse import SSEDecoder
 from ..stream import Renderer
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
 from ...unified.usage import Usage, estimate_tokens, from_gemini
 from .schema import to_json_schema
@@ -34,6 +34,7 @@ STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENI
           409: "ABORTED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
           501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 529: "UNAVAILABLE"}
 CRLF = b"\r\n"
+GEMINI_FILES = "generativelanguage.googleapis.com/"  # a Files-API URI: a file only Gemini holds
 
 
 def _get(d, camel):
@@ -194,13 +195,23 @@ def _user_part(part, where):
     if isinstance(part.get("text"), str):
         return {"type": "text", "text": part["text"]} if part["text"] else None
     blob = _get(part, "inlineData")
-    if isinstance(blob, dict) and str(_get(blob, "mimeType") or "").startswith("image/"):
-        return {"type": "image", "media_type": _get(blob, "mimeType"), "data": blob.get("data") or ""}
+    if isinstance(blob, dict):
+        mime = str(_get(blob, "mimeType") or "")
+        if mime.startswith("image/"):
+            return {"type": "image", "media_type": mime, "data": blob.get("data") or ""}
+        if mime.startswith("audio/"):
+            return {"type": "audio", "media_type": mime, "data": blob.get("data") or ""}
+        if mime in (media.PDF, media.TEXT):
+            return media.document_from_data(blob.get("data") or "", mime)
     file = _get(part, "fileData")
-    if isinstance(file, dict) and str(_get(file, "mimeType") or "image/").startswith("image/"):
-        uri = _get(file, "fileUri") or ""
-        if uri.startswith(("http://", "https://")):
+    if isinstance(file, dict):
+        mime, uri = str(_get(file, "mimeType") or "image/"), _get(file, "fileUri") or ""
+        if GEMINI_FILES in uri or not uri.startswith(("http://", "https://")):
+            media.refuse_file_id(f"* GenerateContentRequest.{where}.file_data")  # Files API or gs://: Google's own
+        if mime.startswith("image/"):
             return {"type": "image", "url": uri}
+        if mime == media.PDF:
+            return {"type": "document", "media_type": mime, "url": uri}
     return _unsupported(part, where)
 
 
@@ -261,8 +272,14 @@ def _parse_generation_config(req, gen):
         schema = _get(gen, "responseJsonSchema")
         if not isinstance(schema, dict) and isinstance(_get(gen, "responseSchema"), dict):
             schema = to_json_schema(_get(gen, "responseSchema"))
-        req["response_format"] = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-                                  if isinstance(schema, dict) else {"type": "json_object"})
+        req["response_format"] = media.json_schema(schema) if isinstance(schema, dict) else {"type": "json_object"}
+    elif _get(gen, "responseMimeType") not in (None, "text/plain"):
+        raise InvalidRequest(f"* GenerateContentRequest.generation_config.response_mime_type: "
+                             f"'{_get(gen, 'responseMimeType')}' can only be served by a Gemini provider")
+    count = _get(gen, "candidateCount")
+    if isinstance(count, int) and count > 1:
+        raise InvalidRequest("* GenerateContentRequest.generation_config.candidate_count: more than one candidate can "
+                             "only be served by a Gemini provider")
     thinking = _get(gen, "thinkingConfig")
     if isinstance(thinking, dict):
         budget, level = _get(thinking, "thinkingBudget"), _get(thinking, "thinkingLevel")

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import orjson
 
 from ...core.errors import InvalidRequest, UpstreamError
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
 from ...unified.usage import from_gemini
 from .schema import sanitize
@@ -98,15 +98,11 @@ def _declaration(tool):
 
 
 def _response_format(fmt, gen):
-    if not isinstance(fmt, dict):
+    if not fmt:
         return
-    if fmt.get("type") == "json_object":
-        gen["responseMimeType"] = "application/json"
-    elif fmt.get("type") == "json_schema":
-        gen["responseMimeType"] = "application/json"
-        schema = (fmt.get("json_schema") or {}).get("schema")
-        if isinstance(schema, dict):
-            gen["responseJsonSchema"] = schema  # takes standard JSON Schema, unlike responseSchema
+    gen["responseMimeType"] = "application/json"
+    if fmt["type"] == "json_schema":
+        gen["responseJsonSchema"] = fmt["schema"]  # takes standard JSON Schema, unlike responseSchema
 
 
 def _thinking(reasoning):
@@ -186,7 +182,23 @@ def _user_part(p):
         return {"text": p["text"]} if p["text"] else None
     if p["type"] == "image":
         return _image(p)
+    if p["type"] == "audio":
+        return {"inlineData": {"mimeType": p["media_type"], "data": p["data"]}}
+    if p["type"] == "document":
+        return _document(p)
     return None
+
+
+def _document(p):
+    """PDFs inline (base64) or by URL (`fileData`: Gemini fetches it), text documents as text."""
+    if "text" in p:
+        return {"text": media.document_text(p)}
+    if "url" in p:
+        if not p["url"].startswith(("https://", "http://", "gs://")):
+            raise InvalidRequest("A document URL for a Gemini model must be http(s):// or gs://, or send it as base64")
+        return {"fileData": {"mimeType": p.get("media_type") or media.PDF, "fileUri": p["url"]}}
+    media.check_pdf(p, "gemini")
+    return {"inlineData": {"mimeType": media.PDF, "data": p["data"]}}
 
 
 def _image(p):

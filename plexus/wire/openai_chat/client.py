@@ -11,7 +11,7 @@ from ...core.errors import InvalidRequest
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import encode
 from ..stream import Renderer
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import function_tool, image_from_url, new_id
 from ...unified.usage import from_openai, to_openai
 from .tables import FINISH_TO_WIRE
@@ -97,8 +97,10 @@ def parse_request(body, route=None):
     req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"))
     req["parallel_tool_calls"] = body.get("parallel_tool_calls")
     req["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens")
-    for key in ("temperature", "top_p", "seed", "user", "response_format"):
+    for key in ("temperature", "top_p", "seed", "user"):
         req[key] = body.get(key)
+    req["response_format"] = _response_format(body.get("response_format"))
+    refuse_untranslatable(body)
     stop = body.get("stop")
     req["stop"] = [stop] if isinstance(stop, str) else list(stop or [])
     effort = body.get("reasoning_effort")
@@ -107,6 +109,36 @@ def parse_request(body, route=None):
     opts = body.get("stream_options")
     req["stream_usage"] = isinstance(opts, dict) and opts.get("include_usage") is True
     return req
+
+
+def _response_format(fmt):
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise InvalidRequest("'response_format' must be an object", param="response_format")
+    return media.from_spec(fmt.get("type"), fmt.get("json_schema"), "response_format")
+
+
+# fields whose answer no other provider type gives (README "Field fidelity"): refused, not dropped
+UNTRANSLATABLE = {
+    "logprobs": "log probabilities", "top_logprobs": "log probabilities", "audio": "audio output",
+    "web_search_options": "OpenAI's web search", "logit_bias": "token biases",
+}
+
+
+def refuse_untranslatable(body):
+    """Refuse what only a Chat Completions provider can honour (this runs only when translating)."""
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise InvalidRequest("'n' > 1 (several choices) can only be served by a Chat Completions provider; this "
+                             "model's provider gives one answer a request", param="n")
+    for key, what in UNTRANSLATABLE.items():
+        if body.get(key) not in (None, False, {}, 0):
+            raise InvalidRequest(f"'{key}' ({what}) can only be served by a Chat Completions provider", param=key)
+    modalities = body.get("modalities")
+    if isinstance(modalities, list) and any(m != "text" for m in modalities):
+        raise InvalidRequest("'modalities' other than text can only be served by a Chat Completions provider",
+                             param="modalities")
 
 
 def _list(value, param):
@@ -203,12 +235,33 @@ def parse_content(content, where, param):
             parts.append(image_from_url(url))
         elif kind == "refusal":
             parts.append({"type": "text", "text": p.get("refusal") or ""})
+        elif kind in ("file", "input_file", "input_audio"):
+            parts.append(_media_part(p, kind, where))
         else:
             raise InvalidRequest(
                 f"{where} has a content part of type '{kind}', which cannot be translated for this model's provider",
                 param=param,
             )
     return parts
+
+
+def _media_part(p, kind, where):
+    """A chat `file` part, a Responses `input_file` part or a chat `input_audio` part, unified."""
+    if kind == "input_audio":
+        audio = p.get("input_audio") if isinstance(p.get("input_audio"), dict) else {}
+        fmt = audio.get("format")
+        if not isinstance(audio.get("data"), str) or fmt not in media.AUDIO_MIME:
+            raise InvalidRequest(f"{where} has an input_audio part that needs base64 data and a format (wav or mp3)")
+        return {"type": "audio", "media_type": media.AUDIO_MIME[fmt], "data": audio["data"]}
+    spec = p.get("file") if kind == "file" else p
+    spec = spec if isinstance(spec, dict) else {}
+    if spec.get("file_id"):
+        media.refuse_file_id(where)
+    if isinstance(spec.get("file_data"), str):
+        return media.document_from_data(spec["file_data"], filename=spec.get("filename"))
+    if isinstance(spec.get("file_url"), str):
+        return {"type": "document", "url": spec["file_url"]}
+    raise InvalidRequest(f"{where} has a file part without file_data (or file_url)")
 
 
 def _parse_tool(t, i):

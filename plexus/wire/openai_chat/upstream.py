@@ -9,7 +9,7 @@ import orjson
 from ...core.errors import UpstreamError
 from ..quirks import ThinkSplitter, split_think
 
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import image_to_url, new_id
 from ...unified.usage import from_openai
 from .tables import FINISH_FROM_WIRE
@@ -45,9 +45,12 @@ def build_request(req, model, provider):
         body["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}} if choice["type"] == "tool" else choice["type"]
     if req["parallel_tool_calls"] is not None and req["tools"]:
         body["parallel_tool_calls"] = req["parallel_tool_calls"]
-    for key in ("max_tokens", "temperature", "top_p", "seed", "user", "response_format"):
+    for key in ("max_tokens", "temperature", "top_p", "seed", "user"):
         if req[key] is not None:
             body[key] = req[key]
+    fmt = req["response_format"]
+    if fmt:
+        body["response_format"] = {"type": "json_schema", "json_schema": media.spec_of(fmt)} if fmt["type"] == "json_schema" else fmt
     if req["stop"]:
         body["stop"] = req["stop"]
     reasoning = req["reasoning"]
@@ -98,7 +101,23 @@ def _user_content(parts):
             out.append({"type": "text", "text": p["text"]})
         elif p["type"] == "image":
             out.append({"type": "image_url", "image_url": {"url": image_to_url(p)}})
+        else:
+            out.append(media_part(p))
     return out
+
+
+def media_part(p):
+    """A document or audio part as a chat content part: PDFs as `file` (chat takes no other file
+    type and no URL), text documents as text, audio as `input_audio`."""
+    if p["type"] == "audio":
+        return {"type": "input_audio", "input_audio": {"data": p["data"], "format": media.audio_format(p, "chat")}}
+    if "text" in p:
+        return {"type": "text", "text": media.document_text(p)}
+    if "url" in p:
+        media.refuse("a document by URL (Chat Completions takes files as data only; the gateway does not fetch URLs)",
+                     "chat")
+    media.check_pdf(p, "chat")
+    return {"type": "file", "file": {"file_data": media.data_url(p), "filename": media.filename(p)}}
 
 
 # ---- upstream answer -> unified --------------------------------------------------------------------

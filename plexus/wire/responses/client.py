@@ -12,7 +12,7 @@ from .upstream import output_parts
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import encode
 from ..stream import Renderer
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import function_tool, new_id
 from ...unified.usage import Usage, from_responses
 from ..openai_chat import client as openai_chat
@@ -124,11 +124,8 @@ def parse_request(body, route=None):
     if isinstance(reasoning, dict) and reasoning.get("effort") not in (None, "none"):
         req["reasoning"] = {"effort": reasoning["effort"]}
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        spec = {k: v for k, v in fmt.items() if k != "type"}
-        req["response_format"] = {"type": "json_schema", "json_schema": spec}
-    elif isinstance(fmt, dict) and fmt.get("type") == "json_object":
-        req["response_format"] = {"type": "json_object"}
+    if isinstance(fmt, dict):
+        req["response_format"] = media.from_spec(fmt.get("type"), fmt, "text.format")
     req["stream_usage"] = True
     req["client"] = {"echo": {k: body.get(k) for k in ECHO}}
     req["client"]["echo"]["previous_response_id"] = body.get("previous_response_id") or body.get(EXPANDED)

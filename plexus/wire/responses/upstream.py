@@ -7,7 +7,7 @@ import orjson
 
 from ...core.errors import UpstreamError
 from ..openai_chat import upstream as chat
-from ...unified import events as ev, types as u
+from ...unified import events as ev, media, types as u
 from ...unified.convert import image_to_url, new_id
 from ...unified.usage import from_responses
 from .tables import INCOMPLETE_FROM_WIRE
@@ -54,14 +54,11 @@ def build_request(req, model, provider):
     return body
 
 
-def text_format(response_format):
-    """Chat's `response_format` as a Responses `text.format` (the schema moves up one level)."""
-    if not isinstance(response_format, dict):
+def text_format(fmt):
+    """The unified `response_format` as a Responses `text.format` (flat: name and schema beside the type)."""
+    if not fmt:
         return None
-    if response_format.get("type") == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        return {"type": "json_schema", **spec}
-    return response_format
+    return {"type": "json_schema", **media.spec_of(fmt)} if fmt["type"] == "json_schema" else fmt
 
 
 def input_items(messages):
@@ -80,6 +77,14 @@ def input_items(messages):
 def _input_part(p):
     if p["type"] == "image":
         return {"type": "input_image", "image_url": image_to_url(p), "detail": "auto"}
+    if p["type"] == "audio":
+        media.refuse("audio input", "responses")
+    if p["type"] == "document":
+        if "text" in p:
+            return {"type": "input_text", "text": media.document_text(p)}
+        if "url" in p:
+            return {"type": "input_file", "file_url": p["url"]}
+        return {"type": "input_file", "file_data": media.data_url(p), "filename": media.filename(p)}
     return {"type": "input_text", "text": p.get("text", "")}
 
 
