@@ -46,9 +46,18 @@ def document_from_data(data_url_or_b64, media_type=None, filename=None):
     return part
 
 
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def standard_b64(data):
+    """Base64 in the standard alphabet. Google's APIs (and the google-genai SDK) use the URL-safe
+    one, which Anthropic and OpenAI reject; the two differ only in these two characters."""
+    return data.translate(_URLSAFE) if "-" in data or "_" in data else data
+
+
 def decode_text(data):
     try:
-        return base64.b64decode(data, validate=False).decode("utf-8")
+        return base64.b64decode(standard_b64(data), validate=False).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidRequest("A text/plain file must be base64-encoded UTF-8 text") from None
 

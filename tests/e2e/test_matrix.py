@@ -20,7 +20,7 @@ import pytest
 from google import genai
 from google.genai import types as gt
 
-from tests.e2e.matrix import core_pairs, other_pairs
+from tests.e2e.matrix import core_pairs, fidelity_pairs, other_pairs
 from tests.support.secrets import CLIENT_SECRET
 
 CLIENTS = ("openai", "anthropic", "responses", "gemini")
@@ -72,3 +72,29 @@ def cell(client, upstream, fake, sdks):
 def test_matrix(client, upstream, scenario, sdks, fake):
     book, m = cell(client, upstream, fake, sdks)
     book.cases[client, scenario](m)
+
+
+@pytest.mark.parametrize(
+    "client,upstream,scenario",
+    [pytest.param(c, u, s, id=f"{c}-{u}-{s}") for c in CLIENTS for u in UPSTREAMS for s in fidelity_pairs.SCENARIOS],
+)
+def test_fidelity_matrix(client, upstream, scenario, sdks, fake):
+    """Issue 19: structured output and PDF input, every pair (tests/e2e/matrix/fidelity_pairs.py)."""
+    fidelity_pairs.BOOK.cases[client, scenario](other_pairs.Cell(client, upstream, fake, sdks))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("client", CLIENTS)
+def test_structured_fallback(client, stream, sdks, fake):
+    """Toward an Anthropic model flagged `structured_output: tool`: the forced tool, answered as JSON text."""
+    fidelity_pairs.structured_fallback(other_pairs.Cell(client, "messages", fake, sdks), stream)
+
+
+@pytest.mark.parametrize("upstream", ["messages", "responses", "gemini"])
+def test_n_above_one_is_refused_in_the_clients_shape(upstream, sdks, fake):
+    fidelity_pairs.n_refused(other_pairs.Cell("openai", upstream, fake, sdks))
+
+
+@pytest.mark.parametrize("upstream", ["chat", "responses", "gemini"])
+def test_a_provider_side_file_is_refused_in_the_clients_shape(upstream, sdks, fake):
+    fidelity_pairs.file_id_refused(other_pairs.Cell("anthropic", upstream, fake, sdks))

@@ -52,8 +52,10 @@ def shared_config(fake_url):
             "to-messages": alias("an", "up-claude"),
             "to-responses": alias("rs", "up-gpt"),
             "to-gemini": alias("gm", "gemini-2.5-flash"),
+            # issue 19: a model without output_config.format (structured output as a forced tool)
+            "to-messages-tool": {"targets": [{"provider": "an", "model": "up-claude-4", "structured_output": "tool"}]},
         },
     }
 
 
-SHARED_ALIASES = ["fast", "fast-too", "to-chat", "to-messages", "to-responses", "to-gemini"]
+SHARED_ALIASES = ["fast", "fast-too", "to-chat", "to-messages", "to-responses", "to-gemini", "to-messages-tool"]

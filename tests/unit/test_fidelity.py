@@ -283,3 +283,14 @@ def test_more_than_one_gemini_candidate_is_refused_when_translated():
     with pytest.raises(InvalidRequest) as e:
         parse("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"candidateCount": 2}})
     assert "candidate" in e.value.message
+
+
+def test_googles_url_safe_base64_becomes_the_standard_alphabet():
+    """The google-genai SDK sends bytes URL-safe (`-`, `_`); Anthropic and OpenAI want `+`, `/`."""
+    raw = b"\xfb\xff\xfe>?" * 3
+    url_safe, standard = base64.urlsafe_b64encode(raw).decode(), base64.b64encode(raw).decode()
+    assert url_safe != standard
+    req = parse("gemini", {"contents": [{"parts": [{"inlineData": {"mimeType": "application/pdf", "data": url_safe}},
+                                                   {"inlineData": {"mimeType": "image/png", "data": url_safe}}]}]})
+    blocks = build(req, "messages")["messages"][0]["content"]
+    assert [b["source"]["data"] for b in blocks] == [standard, standard]

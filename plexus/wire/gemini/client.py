@@ -196,13 +196,13 @@ def _user_part(part, where):
         return {"type": "text", "text": part["text"]} if part["text"] else None
     blob = _get(part, "inlineData")
     if isinstance(blob, dict):
-        mime = str(_get(blob, "mimeType") or "")
+        mime, data = str(_get(blob, "mimeType") or ""), media.standard_b64(blob.get("data") or "")
         if mime.startswith("image/"):
-            return {"type": "image", "media_type": mime, "data": blob.get("data") or ""}
+            return {"type": "image", "media_type": mime, "data": data}
         if mime.startswith("audio/"):
-            return {"type": "audio", "media_type": mime, "data": blob.get("data") or ""}
+            return {"type": "audio", "media_type": mime, "data": data}
         if mime in (media.PDF, media.TEXT):
-            return media.document_from_data(blob.get("data") or "", mime)
+            return media.document_from_data(data, mime)
     file = _get(part, "fileData")
     if isinstance(file, dict):
         mime, uri = str(_get(file, "mimeType") or "image/"), _get(file, "fileUri") or ""
