@@ -12,7 +12,8 @@ Request::
      "top_k", "stop": [str], "seed", "user", "reasoning": None | {"effort", "budget_tokens"},
      "response_format": None | {"type": "json_object"} | {"type": "json_schema", "name", "schema", "strict"?,
      "description"?} (see `plexus.unified.media`), "stream": bool, "stream_usage": bool,
-     "stream_format"?: "sse" | "json_array"}   how the client wants its stream framed (Gemini)
+     "stream_format"?: "sse" | "json_array",   how the client wants its stream framed (Gemini)
+     "presence_penalty"?, "frequency_penalty"?}  only chat and Gemini clients send them
 
 A message is {"role": "user"|"assistant"|"tool", "content": [Part]}. A "tool" message holds
 exactly one tool_result part. Parts:
@@ -97,6 +98,8 @@ class RequestSchema(_Open):
     stream = fields.Boolean(required=True)
     stream_usage = fields.Boolean()
     stream_format = fields.String(validate=validate.OneOf(["sse", "json_array"]))
+    presence_penalty = fields.Float()
+    frequency_penalty = fields.Float()
 
 
 class ResponseSchema(_Open):

@@ -294,3 +294,28 @@ def test_googles_url_safe_base64_becomes_the_standard_alphabet():
                                                    {"inlineData": {"mimeType": "image/png", "data": url_safe}}]}]})
     blocks = build(req, "messages")["messages"][0]["content"]
     assert [b["source"]["data"] for b in blocks] == [standard, standard]
+
+
+@pytest.mark.parametrize("client, body, param", [
+    ("anthropic", {"mcp_servers": [{"type": "url", "url": "https://mcp.example", "name": "x"}]}, "mcp_servers"),
+    ("responses", {"prompt": {"id": "pmpt_1"}}, "prompt"),
+    ("responses", {"background": True}, "background"),
+    ("gemini", {"generationConfig": {"responseLogprobs": True}}, "generationConfig.responseLogprobs"),
+    ("gemini", {"generationConfig": {"response_modalities": ["AUDIO"]}}, "generationConfig.responseModalities"),
+    ("gemini", {"cachedContent": "cachedContents/abc"}, "cachedContent"),
+])
+def test_fields_only_the_clients_own_family_honours_are_refused(client, body, param):
+    base = {"openai": {"messages": [{"role": "user", "content": "x"}]}, "anthropic": {"messages": [{"role": "user", "content": "x"}]},
+            "responses": {"input": "x"}, "gemini": {"contents": [{"parts": [{"text": "x"}]}]}}[client]
+    with pytest.raises(InvalidRequest) as e:
+        parse(client, {**base, **body})
+    assert e.value.param == param
+
+
+def test_penalties_go_between_chat_and_gemini_only():
+    req = parse("openai", {"messages": [{"role": "user", "content": "x"}], "presence_penalty": 0.5, "frequency_penalty": -0.2})
+    gen = build(req, "gemini")["generationConfig"]
+    assert (gen["presencePenalty"], gen["frequencyPenalty"]) == (0.5, -0.2)
+    assert "presence_penalty" not in build(req, "messages") and "presence_penalty" not in build(req, "responses")
+    back = parse("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"presencePenalty": 0.3}})
+    assert build(back, "chat")["presence_penalty"] == 0.3

@@ -7,6 +7,7 @@ import re
 import orjson
 
 from ...core.errors import InvalidRequest
+from .. import refusals
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import encode
 from ..stream import Renderer
@@ -91,6 +92,7 @@ def parse_request(body, route=None):
         req["user"] = metadata["user_id"]
     req["reasoning"] = _reasoning(body)
     req["response_format"] = _response_format(body)
+    refusals.check("messages", body)
     req["stream_usage"] = True
     return req
 

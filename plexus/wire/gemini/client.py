@@ -12,6 +12,7 @@ import re
 import orjson
 
 from ...core.errors import InvalidRequest
+from .. import refusals
 from ..sse import SSEDecoder
 from ..stream import Renderer
 from ...unified import events as ev, media, types as u
@@ -115,6 +116,8 @@ def parse_request(body, route=None):
     req["tools"] = _parse_tools(body.get("tools"))
     _parse_tool_config(req, _get(body, "toolConfig"))
     _parse_generation_config(req, _get(body, "generationConfig"))
+    if _get(body, "cachedContent"):
+        refusals.refuse("cachedContent", "a cached context held by Gemini", "gemini")
     req["stream_usage"] = True
     if stream:
         query = (route or {}).get("query") or {}
@@ -278,8 +281,14 @@ def _parse_generation_config(req, gen):
                              f"'{_get(gen, 'responseMimeType')}' can only be served by a Gemini provider")
     count = _get(gen, "candidateCount")
     if isinstance(count, int) and count > 1:
-        raise InvalidRequest("* GenerateContentRequest.generation_config.candidate_count: more than one candidate can "
-                             "only be served by a Gemini provider")
+        refusals.refuse("generationConfig.candidateCount", "more than one candidate", "gemini")
+    refusals.check("gemini", gen, _get, "generationConfig.")
+    modalities = _get(gen, "responseModalities")
+    if isinstance(modalities, list) and any(str(m).upper() != "TEXT" for m in modalities):
+        refusals.refuse("generationConfig.responseModalities", "output other than text", "gemini")
+    for key, name in (("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
+        if _get(gen, name) is not None:
+            req[key] = _get(gen, name)
     thinking = _get(gen, "thinkingConfig")
     if isinstance(thinking, dict):
         budget, level = _get(thinking, "thinkingBudget"), _get(thinking, "thinkingLevel")

@@ -76,6 +76,9 @@ def build_request(req, model, provider):
                       ("top_k", "topK"), ("seed", "seed")):
         if req[key] is not None:
             gen[name] = req[key]
+    for key, name in (("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
+        if req.get(key) is not None:
+            gen[name] = req[key]
     if req["stop"]:
         gen["stopSequences"] = req["stop"][:5]
     _response_format(req.get("response_format"), gen)

@@ -8,6 +8,7 @@ import time
 import orjson
 
 from ...core.errors import InvalidRequest
+from .. import refusals
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import encode
 from ..stream import Renderer
@@ -100,6 +101,9 @@ def parse_request(body, route=None):
     for key in ("temperature", "top_p", "seed", "user"):
         req[key] = body.get(key)
     req["response_format"] = _response_format(body.get("response_format"))
+    for key in ("presence_penalty", "frequency_penalty"):  # Gemini has both; see README "Field fidelity"
+        if body.get(key) is not None:
+            req[key] = body[key]
     refuse_untranslatable(body)
     stop = body.get("stop")
     req["stop"] = [stop] if isinstance(stop, str) else list(stop or [])
@@ -119,26 +123,15 @@ def _response_format(fmt):
     return media.from_spec(fmt.get("type"), fmt.get("json_schema"), "response_format")
 
 
-# fields whose answer no other provider type gives (README "Field fidelity"): refused, not dropped
-UNTRANSLATABLE = {
-    "logprobs": "log probabilities", "top_logprobs": "log probabilities", "audio": "audio output",
-    "web_search_options": "OpenAI's web search", "logit_bias": "token biases",
-}
-
-
 def refuse_untranslatable(body):
     """Refuse what only a Chat Completions provider can honour (this runs only when translating)."""
     n = body.get("n")
     if n is not None and n != 1:
-        raise InvalidRequest("'n' > 1 (several choices) can only be served by a Chat Completions provider; this "
-                             "model's provider gives one answer a request", param="n")
-    for key, what in UNTRANSLATABLE.items():
-        if body.get(key) not in (None, False, {}, 0):
-            raise InvalidRequest(f"'{key}' ({what}) can only be served by a Chat Completions provider", param=key)
+        refusals.refuse("n", "several choices in one answer", "chat")
+    refusals.check("chat", body)
     modalities = body.get("modalities")
     if isinstance(modalities, list) and any(m != "text" for m in modalities):
-        raise InvalidRequest("'modalities' other than text can only be served by a Chat Completions provider",
-                             param="modalities")
+        refusals.refuse("modalities", "output other than text", "chat")
 
 
 def _list(value, param):

@@ -48,6 +48,9 @@ def build_request(req, model, provider):
     for key in ("max_tokens", "temperature", "top_p", "seed", "user"):
         if req[key] is not None:
             body[key] = req[key]
+    for key in ("presence_penalty", "frequency_penalty"):
+        if req.get(key) is not None:
+            body[key] = req[key]
     fmt = req["response_format"]
     if fmt:
         body["response_format"] = {"type": "json_schema", "json_schema": media.spec_of(fmt)} if fmt["type"] == "json_schema" else fmt

@@ -9,6 +9,7 @@ import orjson
 
 from ...core.errors import InvalidRequest, NotFound
 from .upstream import output_parts
+from .. import refusals
 from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: this style's ClientStyle.relay_response)
 from ..sse import encode
 from ..stream import Renderer
@@ -126,6 +127,7 @@ def parse_request(body, route=None):
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
     if isinstance(fmt, dict):
         req["response_format"] = media.from_spec(fmt.get("type"), fmt, "text.format")
+    refusals.check("responses", body)
     req["stream_usage"] = True
     req["client"] = {"echo": {k: body.get(k) for k in ECHO}}
     req["client"]["echo"]["previous_response_id"] = body.get("previous_response_id") or body.get(EXPANDED)
