@@ -319,3 +319,12 @@ def test_penalties_go_between_chat_and_gemini_only():
     assert "presence_penalty" not in build(req, "messages") and "presence_penalty" not in build(req, "responses")
     back = parse("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"presencePenalty": 0.3}})
     assert build(back, "chat")["presence_penalty"] == 0.3
+
+
+def test_more_stop_sequences_than_gemini_takes_are_refused_not_cut():
+    req = parse("anthropic", {"messages": [{"role": "user", "content": "x"}], "stop_sequences": list("abcdef")})
+    with pytest.raises(InvalidRequest) as e:
+        build(req, "gemini")
+    assert "at most 5" in e.value.message
+    req["stop"] = list("abcde")
+    assert build(req, "gemini")["generationConfig"]["stopSequences"] == list("abcde")

@@ -31,6 +31,7 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 # Gemini 2.5 Flash accepts budgets up to 24576 (Pro up to 32768) and answers 400 above: Claude
 # Code's 31999-token "ultrathink" would fail on Flash, so budgets are capped at the lower limit.
 MAX_THINKING_BUDGET = 24576
+MAX_STOP_SEQUENCES = 5
 
 
 def url(provider, model, stream):
@@ -80,7 +81,10 @@ def build_request(req, model, provider):
         if req.get(key) is not None:
             gen[name] = req[key]
     if req["stop"]:
-        gen["stopSequences"] = req["stop"][:5]
+        if len(req["stop"]) > MAX_STOP_SEQUENCES:  # cutting the list would let the answer run past the others
+            raise InvalidRequest(f"A Gemini model takes at most {MAX_STOP_SEQUENCES} stop sequences "
+                                 f"({len(req['stop'])} were sent)")
+        gen["stopSequences"] = req["stop"]
     _response_format(req.get("response_format"), gen)
     thinking = _thinking(req.get("reasoning"))
     if thinking:
