@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..unified import stops
 from ..wire import quirks
 from ..wire.protocols import Provider
 from ..wire.stream import TranslatedStream
@@ -71,6 +72,8 @@ class Translation:
             raise InvalidRequest(f"The request could not be translated for this model's provider: a field has an "
                                  f"unexpected type or shape ({type(e).__name__}: {str(e)[:120]})") from None
         self.payload = orjson.dumps(quirks.apply(payload, to.provider.type, self.quirks))
+        # a provider without stop sequences: the gateway ends the answer at one itself
+        self.stops = self.request["stop"] if not getattr(to.module, "HONOURS_STOP", True) else None
 
     def answer(self, raw: bytes) -> Answer:
         data = orjson.loads(raw)
@@ -80,12 +83,16 @@ class Translation:
             unified = self.module.parse_response(data, self.quirks)
         except (TypeError, AttributeError, KeyError, ValueError, IndexError):
             raise orjson.JSONDecodeError("the answer does not have the provider's shape", "", 0) from None
+        if self.stops:
+            stops.cut(unified, self.stops)
         chars = sum(len(p.get("text") or p.get("arguments") or "") for p in unified["content"])
         final = self.style.render_response(unified, self.alias, self.request)
         return Answer(orjson.dumps(final), final, unified["usage"], unified["stop_reason"], chars)
 
     def stream(self) -> TranslatedStream:
         parser = self.module.StreamParser(self.quirks)
+        if self.stops:
+            parser = stops.StopFilter(parser, self.stops)
         return TranslatedStream(parser, self.style.StreamRenderer(self.alias, self.request))
 
 

@@ -98,3 +98,9 @@ def test_n_above_one_is_refused_in_the_clients_shape(upstream, sdks, fake):
 @pytest.mark.parametrize("upstream", ["chat", "responses", "gemini"])
 def test_a_provider_side_file_is_refused_in_the_clients_shape(upstream, sdks, fake):
     fidelity_pairs.file_id_refused(other_pairs.Cell("anthropic", upstream, fake, sdks))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("client", ["openai", "anthropic"])
+def test_stop_sequences_toward_responses_are_kept_by_the_gateway(client, stream, sdks, fake):
+    fidelity_pairs.stop_emulated(other_pairs.Cell(client, "responses", fake, sdks), stream)

@@ -18,6 +18,7 @@ def url(provider, model, stream):
 
 
 headers = chat.headers  # the same bearer-key auth as Chat Completions
+HONOURS_STOP = False  # no stop parameter: the gateway ends answers at the client's stop sequences (unified/stops.py)
 FORWARDED_HEADERS = chat.FORWARDED_HEADERS
 
 

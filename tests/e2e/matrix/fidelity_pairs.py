@@ -249,3 +249,30 @@ def file_id_refused(m):
     with pytest.raises(anthropic.BadRequestError) as e:
         m.an.messages.create(model=m.alias, max_tokens=100, messages=[{"role": "user", "content": content}])
     assert "file id" in e.value.message and not m.fake.requests
+
+
+def stop_emulated(m, stream):
+    """A stop sequence toward a Responses provider (which has no stop parameter): the gateway ends the
+    answer there, with the client's stop-sequence finish."""
+    m.script(Answer(text="Forty-two. END Then more text."), stream=stream)
+    if m.client == "openai":
+        req = dict(model=m.alias, messages=[{"role": "user", "content": "Answer"}], stop=["END"])
+        if stream:
+            with m.oa.chat.completions.with_streaming_response.create(stream=True, **req) as resp:
+                got = check_chat_stream(b"".join(resp.iter_bytes()), m.alias, False)
+            text, finish = got.content, got.finish
+        else:
+            res = m.oa.chat.completions.create(**req)
+            text, finish = res.choices[0].message.content, res.choices[0].finish_reason
+        assert (text, finish) == ("Forty-two. ", "stop")
+    else:
+        req = dict(model=m.alias, max_tokens=100, messages=[{"role": "user", "content": "Answer"}], stop_sequences=["END"])
+        if stream:
+            with m.an.messages.with_streaming_response.create(stream=True, **req) as resp:
+                got = check_message_stream(b"".join(resp.iter_bytes()), m.alias)
+            text, reason, seq = got.blocks[0]["text"], got.stop_reason, got.events[-2]["delta"]["stop_sequence"]
+        else:
+            res = m.an.messages.create(**req)
+            text, reason, seq = res.content[0].text, res.stop_reason, res.stop_sequence
+        assert (text, reason, seq) == ("Forty-two. ", "stop_sequence", "END")
+    assert "stop" not in m.sent(stream)
