@@ -328,3 +328,12 @@ def test_more_stop_sequences_than_gemini_takes_are_refused_not_cut():
     assert "at most 5" in e.value.message
     req["stop"] = list("abcde")
     assert build(req, "gemini")["generationConfig"]["stopSequences"] == list("abcde")
+
+
+def test_an_anthropic_content_document_goes_as_text_and_refuses_images():
+    req = parse("anthropic", {"messages": [{"role": "user", "content": [{"type": "document", "title": "Memo", "source": {
+        "type": "content", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}]}]})
+    assert build(req, "gemini")["contents"][0]["parts"] == [{"text": "Memo\n\na\n\nb"}]
+    with pytest.raises(InvalidRequest):
+        parse("anthropic", {"messages": [{"role": "user", "content": [{"type": "document", "source": {
+            "type": "content", "content": [{"type": "image", "source": {"type": "base64", "data": "x"}}]}}]}]})

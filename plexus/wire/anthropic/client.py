@@ -200,9 +200,10 @@ def _document(b, where):
         part = {"type": "document", "media_type": media.PDF, "url": source.get("url", "")}
     elif kind == "content":
         content = source.get("content")
-        text = content if isinstance(content, str) else "\n\n".join(
-            c.get("text", "") for c in content or () if isinstance(c, dict) and c.get("type") == "text")
-        part = {"type": "document", "media_type": media.TEXT, "text": text}
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        if not all(isinstance(c, dict) and c.get("type") == "text" for c in blocks):
+            raise InvalidRequest(f"{where}.source.content: only text blocks can be translated for this model's provider")
+        part = {"type": "document", "media_type": media.TEXT, "text": "\n\n".join(c.get("text", "") for c in blocks)}
     elif kind == "file":
         media.refuse_file_id(f"{where}.source")
     else:
