@@ -198,3 +198,22 @@ def test_count_estimate_grows_with_the_prompt():
     small = anthropic_messages.count_estimate({"messages": [{"role": "user", "content": "hi"}]})["input_tokens"]
     big = anthropic_messages.count_estimate({"messages": [{"role": "user", "content": "hi " * 400}]})["input_tokens"]
     assert 0 < small < 15 and 300 < big < 330
+
+
+@pytest.mark.parametrize("stop", [[[]], [1], {"a": 1}, 5])
+def test_a_stop_that_is_not_strings_is_a_clear_400(stop):
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stop": stop}
+    with pytest.raises(InvalidRequest) as e:
+        openai_chat.parse_request(body, {})
+    assert e.value.param == "stop" and "array of strings" in e.value.message
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "stop_sequences": stop}
+    with pytest.raises(InvalidRequest) as e:
+        anthropic_messages.parse_request(body, {})
+    assert "stop_sequences" in e.value.message
+
+
+def test_stop_strings_are_kept():
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stop": "END"}
+    assert openai_chat.parse_request(body, {})["stop"] == ["END"]
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "stop_sequences": ["A", "B"]}
+    assert anthropic_messages.parse_request(body, {})["stop"] == ["A", "B"]

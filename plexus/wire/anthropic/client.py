@@ -85,8 +85,10 @@ def parse_request(body, route=None):
     req["max_tokens"] = body.get("max_tokens")
     for key in ("temperature", "top_p", "top_k"):
         req[key] = body.get(key)
-    stop = body.get("stop_sequences")
-    req["stop"] = list(stop) if isinstance(stop, list) else []
+    stop = body.get("stop_sequences") or []
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise InvalidRequest("stop_sequences: must be an array of strings")
+    req["stop"] = list(stop)
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         req["user"] = metadata["user_id"]

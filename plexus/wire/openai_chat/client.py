@@ -105,8 +105,7 @@ def parse_request(body, route=None):
         if body.get(key) is not None:
             req[key] = body[key]
     refuse_untranslatable(body)
-    stop = body.get("stop")
-    req["stop"] = [stop] if isinstance(stop, str) else list(stop or [])
+    req["stop"] = _stop(body.get("stop"))
     effort = body.get("reasoning_effort")
     if isinstance(effort, str) and effort != "none":
         req["reasoning"] = {"effort": effort}
@@ -132,6 +131,13 @@ def refuse_untranslatable(body):
     modalities = body.get("modalities")
     if isinstance(modalities, list) and any(m != "text" for m in modalities):
         refusals.refuse("modalities", "output other than text", "chat")
+
+
+def _stop(value):
+    stops = [value] if isinstance(value, str) else value or []
+    if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
+        raise InvalidRequest("'stop' must be a string or an array of strings", param="stop")
+    return list(stops)
 
 
 def _list(value, param):
