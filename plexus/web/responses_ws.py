@@ -18,6 +18,7 @@ import threading
 import orjson
 from flask import Blueprint, request
 from flask_sock import Sock
+from simple_websocket import ConnectionClosed
 
 from ..core import pipeline
 from ..core.call import CREATE, Call
@@ -32,6 +33,7 @@ bp = Blueprint("responses_ws", __name__)
 sock = Sock()
 SOCKETS = ("gunicorn.socket", "werkzeug.socket")  # where the servers we run under put the raw socket
 HANGUP_POLL_S = 0.25
+INTERNAL_ERROR = 1011  # the WebSocket close code for a server fault
 
 
 @bp.record_once
@@ -58,6 +60,11 @@ def responses_socket(ws):
     log.info("websocket /v1/responses opened from %s", request.remote_addr)
     try:
         serve(ws)
+    except ConnectionClosed:
+        raise
+    except Exception:  # a bug: close this connection (1011) rather than write an HTTP answer into it
+        log.exception("unexpected error on the websocket /v1/responses")
+        ws.close(reason=INTERNAL_ERROR, message="Internal gateway error")
     finally:
         log.info("websocket /v1/responses closed from %s", request.remote_addr)
 

@@ -45,3 +45,14 @@ def test_acknowledgements_are_ignored_and_errors_keep_their_status():
     event = orjson.loads(error_frame(429, b'{"error": {"message": "slow", "type": "rate_limit_error"}}', {"Retry-After": "7"}))
     assert event == {"type": "error", "status": 429, "error": {"message": "slow", "type": "rate_limit_error"},
                      "headers": {"Retry-After": "7"}}
+
+
+def test_the_stream_becomes_one_frame_per_event_and_its_terminal_response_is_kept():
+    s = Session()
+    body = {"model": "m", "input": "hi"}
+    done = orjson.dumps({"type": "response.completed", "response": {"id": "resp_9", "output": []}})
+    chunks = [b"event: response.created\ndata: {\"type\":\"response.created\"}\n", b"\nevent: response.completed\ndata: " + done + b"\n\n"]
+    assert list(s.frames(body, chunks)) == ['{"type":"response.created"}', done.decode()]
+    assert "resp_9" in s.turns
+    # a malformed terminal event from an upstream is relayed as it came, and nothing is kept
+    assert list(Session().frames(body, [b"event: response.completed\ndata: {oops\n\n"])) == ["{oops"]

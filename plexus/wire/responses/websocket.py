@@ -96,11 +96,18 @@ class Session:
         decoder = SSEDecoder()
         for chunk in chunks:
             for event in decoder.feed(chunk):
-                if event.event in TERMINAL:
-                    response = orjson.loads(event.data).get("response")
-                    if isinstance(response, dict) and event.event != "response.failed":
-                        self.remember(body, response)
+                if event.event in TERMINAL and event.event != "response.failed":
+                    self._remember_event(body, event.data)
                 yield event.data.decode()
+
+
+    def _remember_event(self, body: dict, data: bytes) -> None:
+        try:
+            response = orjson.loads(data).get("response")
+        except (orjson.JSONDecodeError, AttributeError):  # an upstream's malformed event is relayed, not kept
+            return
+        if isinstance(response, dict):
+            self.remember(body, response)
 
 
 def error_frame(status: int, body: bytes, headers: dict | None = None) -> str:
