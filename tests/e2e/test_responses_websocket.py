@@ -107,7 +107,8 @@ def test_codex_like_turns_with_store_false_rebuild_the_history(sdk, fake, kind):
     assert "".join(e.delta for e in second if e.type == "response.output_text.delta") == "Hello from fake"
     assert history_sent(fake.last, kind) == EXPECTED[kind]
     assert "a.txt" in str(fake.last.body)
-    assert fake.last.body.get("stream", True) is True or kind == "gemini"
+    if kind != "gemini":  # Gemini streams by its URL
+        assert fake.last.body["stream"] is True
     assert "generate" not in fake.last.body and "type" not in fake.last.body
 
 
@@ -184,3 +185,13 @@ def test_one_usage_record_per_turn_and_cancelled_on_close(sdk, gateway, fake):
     finally:
         gate.set()
     assert cancelled["status"] == "cancelled"
+
+
+def test_a_wrong_key_is_refused_before_the_upgrade(gateway):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with pytest.raises(InvalidStatus) as refused:
+        with connect(gateway.url.replace("http://", "ws://") + "/v1/responses", additional_headers={"Authorization": "Bearer sk-wrong"}):
+            pass
+    assert refused.value.response.status_code == 401 and b"invalid_api_key" in refused.value.response.body
