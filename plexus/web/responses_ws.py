@@ -33,7 +33,15 @@ bp = Blueprint("responses_ws", __name__)
 sock = Sock()
 SOCKETS = ("gunicorn.socket", "werkzeug.socket")  # where the servers we run under put the raw socket
 HANGUP_POLL_S = 0.25
-INTERNAL_ERROR = 1011  # the WebSocket close code for a server fault
+IDLE_CHECK_S = 1.0  # how soon an idle connection notices that its worker is stopping
+GOING_AWAY, INTERNAL_ERROR = 1001, 1011  # WebSocket close codes: the server is going down; a server fault
+
+
+def worker_alive() -> bool:
+    """False once this worker has been told to stop; gunicorn.conf.py's post_worker_init hook puts
+    the worker's own flag here. A connection closes (1001) between turns when it turns False, so a
+    graceful stop waits only for turns in flight, not for idle connections."""
+    return True
 
 
 @bp.record_once
@@ -73,7 +81,12 @@ def serve(ws):
     style, gw, session = CLIENT_STYLES["responses"], gateway(), Session()
     token, headers = client_token(), forwarded_headers()
     while True:
-        message = ws.receive()  # raises ConnectionClosed when the client is gone
+        message = ws.receive(timeout=IDLE_CHECK_S)  # raises ConnectionClosed when the client is gone
+        if not worker_alive():
+            ws.close(reason=GOING_AWAY, message="The gateway is restarting: reconnect")
+            return
+        if message is None:
+            continue
         try:
             asked = session.request(message)
             if asked is None:

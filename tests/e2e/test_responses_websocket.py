@@ -1,6 +1,7 @@
 """Responses over WebSocket end to end: the official openai SDK's WebSocket mode
 (`client.responses.connect()`), the real gateway under gunicorn, a fake upstream of every type."""
 
+import signal
 import threading
 import time
 
@@ -10,6 +11,7 @@ import requests
 
 from tests.support import gemini_wire as gw_wire
 from tests.support import wire
+from tests.support.gateways import gateway_for, shared_config
 from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 
 TOOL = {"type": "function", "name": "shell", "description": "Run a command", "parameters": {
@@ -195,3 +197,32 @@ def test_a_wrong_key_is_refused_before_the_upgrade(gateway):
         with connect(gateway.url.replace("http://", "ws://") + "/v1/responses", additional_headers={"Authorization": "Bearer sk-wrong"}):
             pass
     assert refused.value.response.status_code == 401 and b"invalid_api_key" in refused.value.response.body
+
+
+def test_a_graceful_stop_closes_idle_connections_at_once(fake, tmp_path):
+    """SIGTERM: a turn in flight finishes, idle connections are closed with 1001 (going away), and
+    the worker does not wait out GRACEFUL_TIMEOUT on them."""
+    from websockets.exceptions import ConnectionClosedOK
+    from websockets.sync.client import connect
+
+    gate = threading.Event()
+    fake.reply(events=wire.chat_stream("up", ["slow", " answer"]), gate=gate, gate_timeout=10)
+    with gateway_for(shared_config(fake.url), tmp_path, env={"GRACEFUL_TIMEOUT": "20"}) as gw:
+        url, auth = gw.url.replace("http://", "ws://") + "/v1/responses", {"Authorization": f"Bearer {CLIENT_SECRET}"}
+        with connect(url, additional_headers=auth) as idle, connect(url, additional_headers=auth) as busy:
+            busy.send('{"type": "response.create", "model": "to-chat", "input": "hi", "store": false}')
+            assert '"response.created"' in busy.recv(timeout=10)
+            started = time.monotonic()
+            gw.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            gate.set()
+            frames = []
+            with pytest.raises(ConnectionClosedOK):
+                while True:
+                    frames.append(busy.recv(timeout=10))
+            assert '"response.completed"' in frames[-1]
+            with pytest.raises(ConnectionClosedOK) as closed:
+                idle.recv(timeout=10)
+            assert closed.value.rcvd.code == 1001
+        gw.proc.wait(15)
+        assert time.monotonic() - started < 8
