@@ -28,6 +28,16 @@ def worker_exit(server, worker):
         services.close_all()
 
 
+def post_worker_init(worker):
+    """Long-lived WebSocket connections (plexus/web/responses_ws.py) see the worker stopping and close
+    between turns, so a graceful stop does not wait out GRACEFUL_TIMEOUT on idle connections."""
+    import sys
+
+    sockets = sys.modules.get("plexus.web.responses_ws")
+    if sockets is not None:
+        sockets.worker_alive = lambda: worker.alive
+
+
 # ---- Prometheus multiprocess mode (plexus/metrics.py) ---------------------------------------------
 # Every worker writes its metric values to memory-mapped files in one folder, and a scrape of any
 # worker adds them all up. The master sets the folder before the workers are forked, so they inherit

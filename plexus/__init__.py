@@ -20,9 +20,10 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     app.extensions["plexus"] = running.gateway
     app.extensions["plexus.usage"] = running.usage
 
-    from .web import dashboard, management, metrics_scrape, v1
+    from .web import dashboard, management, metrics_scrape, responses_ws, v1
 
     app.register_blueprint(v1.bp)
+    app.register_blueprint(responses_ws.bp)
     for blueprint in management.BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.register_blueprint(metrics_scrape.bp)
