@@ -179,6 +179,7 @@ def _provider(pid, spec, unset_key_vars):
         default_max_tokens=spec.get("default_max_tokens"),
         quirks=_quirks(spec),
         unusable=reason,
+        unsupported_tools=spec.get("unsupported_tools", "drop"),
     )
 
 

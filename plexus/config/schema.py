@@ -63,6 +63,9 @@ class ProviderSchema(StrictSchema):
     stream_options = fields.Boolean()
     # issue 19: Anthropic structured output natively (output_config.format) or as a forced tool
     structured_output = fields.String(validate=validate.OneOf(["native", "tool"]))
+    # a client's hosted tool this provider has no equivalent for: left out (and named in the
+    # x-plexus-dropped-tools header) or refused with a 400 (see README, "Tools across providers")
+    unsupported_tools = fields.String(validate=validate.OneOf(["drop", "error"]))
 
 
 class TargetSchema(StrictSchema):

@@ -27,6 +27,7 @@ class Provider:
     default_max_tokens: int | None = None  # `type: messages`: max_tokens when the client sent none
     quirks: dict = field(default_factory=dict)  # see plexus/quirks.py
     unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
+    unsupported_tools: str = "drop"  # a hosted tool with no equivalent here: "drop" or "error"
 
 
 @dataclass(frozen=True)

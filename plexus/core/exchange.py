@@ -4,6 +4,7 @@ provider wire, and back), and for token counting CountPassthrough (same family) 
 (no upstream at all). All give the pipeline the same interface: `payload`, `url`, `answer(raw)`,
 `stream()`."""
 
+import logging
 from typing import Any, NamedTuple
 
 import orjson
@@ -14,6 +15,8 @@ from ..wire.protocols import Provider
 from ..wire.stream import TranslatedStream
 from .call import Call
 from .errors import InvalidRequest
+
+log = logging.getLogger("plexus.request")
 
 
 class Candidate(NamedTuple):
@@ -39,6 +42,7 @@ class Answer(NamedTuple):
 class Passthrough:
     fast_path = True
     timed = True  # the answer carries Server-Timing
+    dropped = ()  # client tools left out (Translation only)
 
     def __init__(self, call: Call, to: Candidate, body: dict) -> None:
         self.style, self.alias = call.style, call.alias
@@ -74,6 +78,9 @@ class Translation:
         self.payload = orjson.dumps(quirks.apply(payload, to.provider.type, self.quirks))
         # a provider without stop sequences: the gateway ends the answer at one itself
         self.stops = self.request["stop"] if not getattr(to.module, "HONOURS_STOP", True) else None
+        self.dropped = self.request.get("dropped_tools") or ()
+        if self.dropped:
+            log.warning("tools dropped for provider %s (no equivalent): %s", to.provider.id, ", ".join(self.dropped))
 
     def answer(self, raw: bytes) -> Answer:
         data = orjson.loads(raw)
@@ -101,6 +108,7 @@ class CountPassthrough:
 
     fast_path = True
     timed = False
+    dropped = ()
 
     def __init__(self, call: Call, to: Candidate, body: dict) -> None:
         payload, _ = call.style.passthrough_request(body, to.model, False, call.route)
@@ -116,6 +124,7 @@ class CountEstimate:
 
     fast_path = False
     payload = url = None
+    dropped = ()
 
     def __init__(self, call: Call, to: Candidate, body: dict) -> None:
         self.estimate = orjson.dumps(call.style.count_estimate(body))

@@ -47,7 +47,7 @@ def run(gw: Gateway, call: Call) -> Reply:
             chunks = relay_stream(gw, call, link, call.watch_client(link.upstream))
             if watch:
                 chunks = observed(chunks, call, watch)
-            return Reply(200, chunks, link.events.content_type, SSE_HEADERS)
+            return Reply(200, chunks, link.events.content_type, dropped_header(link, SSE_HEADERS))
         reply = relay_whole(gw, call, link, watch)
     except Exception as e:
         if not isinstance(e, GatewayError):  # a bug: still one record, and no stack trace for the client
@@ -194,7 +194,14 @@ def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> 
     rec.finish(resp.status_code)
     gw.record(rec)
     headers = {"Server-Timing": server_timing(rec)} if exchange.timed else {}
-    return Reply(resp.status_code, answer.body, JSON, headers)
+    return Reply(resp.status_code, answer.body, JSON, dropped_header(link, headers))
+
+
+def dropped_header(link: Link, headers: dict) -> dict:
+    """`x-plexus-dropped-tools`: the client's tools the chosen provider had no equivalent for."""
+    if not link.exchange.dropped:
+        return headers
+    return {**headers, "x-plexus-dropped-tools": ", ".join(link.exchange.dropped)}
 
 
 def server_timing(rec: Any) -> str:

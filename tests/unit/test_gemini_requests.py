@@ -449,7 +449,6 @@ def test_gemini_request_to_openai_and_anthropic_upstreams():
     ({"contents": [{"role": "system", "parts": [{"text": "x"}]}]}, "role"),
     ({"contents": [{"role": "user"}]}, "parts"),
     ({"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "video/mp4", "data": "x"}}]}]}, "inlineData"),
-    ({"contents": [{"role": "user", "parts": [{"text": "x"}]}], "tools": [{"googleSearch": {}}]}, "googleSearch"),
 ])
 def test_gemini_request_checks(body, needle):
     with pytest.raises(InvalidRequest) as e:

@@ -189,10 +189,9 @@ def test_items_that_cannot_be_translated_are_a_clear_400(item):
     assert item["type"] in e.value.message
 
 
-def test_hosted_tools_cannot_be_translated():
-    with pytest.raises(InvalidRequest) as e:
-        responses_request(tools=[{"type": "web_search"}])
-    assert "web_search" in e.value.message
+def test_hosted_tools_become_records_for_the_provider_to_place():
+    req = responses_request(tools=[{"type": "web_search"}])
+    assert req["tools"] == [] and req["hosted_tools"] == [{"kind": "web_search", "label": "web_search", "spec": {"type": "web_search"}}]
 
 
 @pytest.mark.parametrize("body, needle", [({"model": "a"}, "input"), ({"input": "x"}, "model"), ({"model": "a", "input": [1]}, "input"),

@@ -175,10 +175,15 @@ def test_anthropic_named_tool_choice():
     assert out["tool_choice"] == {"type": "function", "function": {"name": "f"}}
 
 
-def test_anthropic_server_tool_cannot_be_translated():
+def test_anthropic_server_tool_is_dropped_for_a_chat_provider_or_refused_when_configured():
+    body = {"model": "alias", "max_tokens": 256, "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "web_search_20250305", "name": "web_search"}]}
+    req = anthropic_messages.parse_request(body)
+    assert "tools" not in chat.build_request(req, "up", PROVIDER) and req["dropped_tools"] == ["web_search_20250305"]
+    strict = Provider(id="p", type="chat", api_base_url="http://x/v1", api_key="k", headers={}, pricing={}, unsupported_tools="error")
     with pytest.raises(InvalidRequest) as e:
-        anthropic_to_openai({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "web_search_20250305", "name": "web_search"}]})
-    assert "web_search_20250305" in e.value.message
+        chat.build_request(anthropic_messages.parse_request(body), "up", strict)
+    assert "web_search_20250305" in e.value.message and "unsupported_tools" in e.value.message
 
 
 @pytest.mark.parametrize("body, needle", [

@@ -12,7 +12,8 @@ from ..fastpath import SSERelay, relay_response  # noqa: F401 (relay_response: t
 from ..sse import encode
 from ..stream import Renderer
 from ...unified import events as ev, media, types as u
-from ...unified.convert import arguments_object, arguments_string, image_from_url, new_id
+from ...unified.convert import arguments_object, arguments_string, function_tool, image_from_url, new_id
+from ...unified.tools import hosted
 from ...unified.usage import Usage, estimate_tokens, from_anthropic, to_anthropic
 from .tables import STOP_TO_WIRE
 
@@ -80,7 +81,9 @@ def parse_request(body, route=None):
     req["system"] = _system(body.get("system"))
     for i, m in enumerate(body["messages"]):
         _parse_message(req, m, i)
-    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(body.get("tools") or [])]
+    tools = [_parse_tool(t, i) for i, t in enumerate(body.get("tools") or [])]
+    req["tools"] = [t for t in tools if "kind" not in t]
+    req["hosted_tools"] = [t for t in tools if "kind" in t]
     _parse_tool_choice(req, body.get("tool_choice"))
     req["max_tokens"] = body.get("max_tokens")
     for key in ("temperature", "top_p", "top_k"):
@@ -186,6 +189,8 @@ def _part(b, kind, where):
         return {"type": "reasoning", "text": b.get("thinking", ""), "signature": b.get("signature") or None}
     if kind == "redacted_thinking":
         return {"type": "reasoning", "text": "", "redacted": b.get("data")}
+    if kind in SERVER_BLOCKS or (isinstance(kind, str) and kind.endswith("_tool_result")):
+        return None  # a server tool's own call and result: only Anthropic can replay them
     raise InvalidRequest(f"{where}.type: content blocks of type '{kind}' cannot be translated for this model's provider")
 
 
@@ -224,14 +229,40 @@ def _result_content(content, i):
 
 
 def _parse_tool(t, i):
+    """A custom tool as a unified tool; a versioned Anthropic tool as its documented function schema
+    (bash, text editor: the client runs them) or as a hosted record for the provider to place."""
     if not isinstance(t, dict) or not isinstance(t.get("name"), str):
         raise InvalidRequest(f"tools.{i}: a tool needs a name")
     if "input_schema" not in t:
-        raise InvalidRequest(f"tools.{i}: server tool '{t.get('type')}' can only be used with an Anthropic provider")
+        kind = str(t.get("type"))
+        family = kind.rsplit("_", 1)[0] if kind[-8:].isdigit() else kind
+        if family in CLIENT_RUN_TOOLS:
+            description, parameters = CLIENT_RUN_TOOLS[family]
+            return function_tool(t["name"], description, parameters)
+        return hosted(HOSTED_KINDS.get(family), kind, t)
     tool = {"name": t["name"], "description": t.get("description"), "parameters": t.get("input_schema") or {}}
     if t.get("cache_control"):
         tool["cache_control"] = t["cache_control"]
     return tool
+
+
+# Anthropic-defined tools the client runs itself: their schemas (from Anthropic's tool docs) make
+# them ordinary function tools elsewhere, and the calls come back under the same name
+_STRING = {"type": "string"}
+CLIENT_RUN_TOOLS = {
+    "bash": ("Run a command in a persistent bash shell.",
+             {"type": "object", "properties": {"command": {**_STRING, "description": "The bash command to run."},
+                                               "restart": {"type": "boolean", "description": "Restart the shell."}}}),
+    "text_editor": ("View, create and edit text files.",
+                    {"type": "object", "properties": {
+                        "command": {"type": "string", "enum": ["view", "create", "str_replace", "insert", "undo_edit"]},
+                        "path": _STRING, "file_text": _STRING, "old_str": _STRING, "new_str": _STRING,
+                        "insert_line": {"type": "integer"}, "view_range": {"type": "array", "items": {"type": "integer"}}},
+                     "required": ["command", "path"]}),
+}
+SERVER_BLOCKS = frozenset(("server_tool_use", "mcp_tool_use"))
+# server tools -> the capability other providers may have natively (plexus/wire/hosted.py)
+HOSTED_KINDS = {"web_search": "web_search", "code_execution": "code_execution"}
 
 
 def _parse_tool_choice(req, choice):

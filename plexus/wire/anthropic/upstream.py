@@ -7,6 +7,7 @@ events into unified form."""
 import orjson
 
 from ...core.errors import UpstreamError
+from .. import hosted
 from ...unified import events as ev, media, types as u
 from ...unified.convert import anthropic_tool_id, arguments_object, arguments_string, new_id
 from ...unified.usage import Usage, from_anthropic, to_anthropic
@@ -40,8 +41,9 @@ def build_request(req, model, provider):
     system = [_text_block(p) for p in req["system"] if p["text"]]
     if system:
         body["system"] = system
-    if req["tools"]:
-        body["tools"] = [_tool(t) for t in req["tools"]]
+    tools = [_tool(t) for t in req["tools"]] + hosted.place(req, HOSTED, provider)
+    if tools:
+        body["tools"] = tools
     choice = _tool_choice(req)
     if choice:
         body["tool_choice"] = choice
@@ -75,6 +77,24 @@ def _tool(t):
     if t.get("cache_control"):
         tool["cache_control"] = t["cache_control"]
     return tool
+
+
+def _web_search(spec):
+    """Anthropic's server web search tool for a client's web search (domains and location kept)."""
+    tool = {"type": "web_search_20250305", "name": "web_search"}
+    domains = spec.get("allowed_domains") or (spec.get("filters") or {}).get("allowed_domains")
+    if isinstance(domains, list) and domains:
+        tool["allowed_domains"] = domains
+    for key in ("blocked_domains", "max_uses"):
+        if spec.get(key):
+            tool[key] = spec[key]
+    location = spec.get("user_location")
+    if isinstance(location, dict) and location.get("type") == "approximate":
+        tool["user_location"] = location
+    return tool
+
+
+HOSTED = {"web_search": _web_search}  # hosted capabilities with a native tool here (plexus/wire/hosted.py)
 
 
 def _tool_choice(req):
@@ -266,7 +286,7 @@ class StreamParser:
             return [ev.Signature(delta.get("signature", ""))]
         elif kind == "input_json_delta" and self.block == "answer":
             value = ev.Text(delta.get("partial_json", ""))
-        elif kind == "input_json_delta":
+        elif kind == "input_json_delta" and self.block == "tool_use":  # not a server tool's (web search) input
             value = ev.ToolArgs(self.tools - 1, delta.get("partial_json", ""))
         else:
             return []

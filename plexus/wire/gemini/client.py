@@ -17,6 +17,7 @@ from ..sse import SSEDecoder
 from ..stream import Renderer
 from ...unified import events as ev, media, types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
+from ...unified.tools import hosted
 from ...unified.usage import Usage, estimate_tokens, from_gemini
 from .schema import to_json_schema
 from .tables import FINISH_TO_WIRE
@@ -113,7 +114,7 @@ def parse_request(body, route=None):
     elif isinstance(system, str) and system:
         req["system"] = [{"type": "text", "text": system}]
     _parse_contents(req, body["contents"])
-    req["tools"] = _parse_tools(body.get("tools"))
+    req["tools"], req["hosted_tools"] = _parse_tools(body.get("tools"))
     _parse_tool_config(req, _get(body, "toolConfig"))
     _parse_generation_config(req, _get(body, "generationConfig"))
     if _get(body, "cachedContent"):
@@ -224,16 +225,21 @@ def _unsupported(part, where):
                          "(images are translated; other media and code execution are not)")
 
 
+# Gemini's built-in tools -> the capability other providers may have natively (plexus/wire/hosted.py)
+HOSTED_KINDS = {"googleSearch": "web_search", "google_search": "web_search", "googleSearchRetrieval": "web_search",
+                "google_search_retrieval": "web_search", "codeExecution": "code_execution", "code_execution": "code_execution"}
+
+
 def _parse_tools(tools):
-    out = []
+    """(function tools, hosted records): built-in tools (Google Search, code execution, ...) are
+    placed by the provider, or dropped or refused."""
+    out, hosted_tools = [], []
     for i, tool in enumerate(tools or ()):
         if not isinstance(tool, dict):
             continue
         decls = _get(tool, "functionDeclarations")
-        other = [k for k in tool if k not in ("functionDeclarations", "function_declarations")]
-        if other:
-            raise InvalidRequest(f"* GenerateContentRequest.tools[{i}]: the '{other[0]}' tool can only be used "
-                                 "with a Gemini provider")
+        hosted_tools += [hosted(HOSTED_KINDS.get(k), k, tool[k] if isinstance(tool[k], dict) else {})
+                         for k in tool if k not in ("functionDeclarations", "function_declarations")]
         for d in decls or ():
             if not isinstance(d, dict) or not isinstance(d.get("name"), str):
                 raise InvalidRequest(f"* GenerateContentRequest.tools[{i}].function_declarations: a name is required")
@@ -242,7 +248,7 @@ def _parse_tools(tools):
                 params = to_json_schema(d.get("parameters")) if isinstance(d.get("parameters"), dict) else None
             out.append({"name": d["name"], "description": d.get("description"),
                         "parameters": params or {"type": "object", "properties": {}}})
-    return out
+    return out, hosted_tools
 
 
 def _parse_tool_config(req, config):

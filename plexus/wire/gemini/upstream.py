@@ -16,6 +16,7 @@ from urllib.parse import quote
 import orjson
 
 from ...core.errors import InvalidRequest, UpstreamError
+from .. import hosted
 from ...unified import events as ev, media, types as u
 from ...unified.convert import arguments_object, arguments_string, new_id
 from ...unified.usage import from_gemini
@@ -63,8 +64,10 @@ def build_request(req, model, provider):
     system = [{"text": p["text"]} for p in req["system"] if p["text"]]
     if system:
         body["systemInstruction"] = {"parts": system}
-    if req["tools"]:
-        body["tools"] = [{"functionDeclarations": [_declaration(t) for t in req["tools"]]}]
+    tools = [{"functionDeclarations": [_declaration(t) for t in req["tools"]]}] if req["tools"] else []
+    tools += hosted.place(req, {} if req["tools"] else HOSTED, provider)
+    if tools:
+        body["tools"] = tools
     choice = req["tool_choice"]
     if choice and (req["tools"] or choice["type"] == "none"):
         mode = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[choice["type"]]
@@ -92,6 +95,11 @@ def build_request(req, model, provider):
     if gen:
         body["generationConfig"] = gen
     return body
+
+
+# hosted capabilities with a native Gemini tool (plexus/wire/hosted.py). Placed only in a request
+# without function tools: Gemini models before 3 refuse built-in tools beside function declarations.
+HOSTED = {"web_search": lambda spec: {"googleSearch": {}}, "code_execution": lambda spec: {"codeExecution": {}}}
 
 
 def _declaration(tool):

@@ -14,6 +14,7 @@ from ..sse import encode
 from ..stream import Renderer
 from ...unified import events as ev, media, types as u
 from ...unified.convert import function_tool, image_from_url, new_id
+from ...unified.tools import ToolNames, custom_arguments, custom_input, custom_tool, hosted
 from ...unified.usage import from_openai, to_openai
 from .tables import FINISH_TO_WIRE
 
@@ -92,9 +93,12 @@ SIGNED_FORMAT = "anthropic-claude-v1"
 def parse_request(body, route=None):
     """The client's body (already checked) as a unified request."""
     req = u.new_request(body["model"], bool(body.get("stream")))
+    tools = [_parse_tool(t, i) for i, t in enumerate(_list(body.get("tools"), "tools"))]
+    req["tools"] = [t for t in tools if "kind" not in t]
+    req["hosted_tools"] = [t for t in tools if "kind" in t]
+    req["client"] = {"tools": _custom_names(req["tools"])}
     for i, m in enumerate(body["messages"]):
         _parse_message(req, m, i)
-    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(_list(body.get("tools"), "tools"))]
     req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"))
     req["parallel_tool_calls"] = body.get("parallel_tool_calls")
     req["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -164,6 +168,9 @@ def _parse_message(req, m, i):
                 parts.append({"type": "text", "text": "", "thought_signature": signature})
         for call in _list(m.get("tool_calls"), f"messages.[{i}].tool_calls"):
             fn = call.get("function") if isinstance(call, dict) else None
+            custom = call.get("custom") if isinstance(call, dict) else None
+            if isinstance(custom, dict) and isinstance(custom.get("name"), str):  # a custom tool's call: its input as the one argument
+                fn = {"name": custom["name"], "arguments": custom_arguments(custom.get("input"))}
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise InvalidRequest(f"messages[{i}].tool_calls needs function.name", param=f"messages.[{i}].tool_calls")
             args = fn.get("arguments")
@@ -264,10 +271,42 @@ def _media_part(p, kind, where):
 
 
 def _parse_tool(t, i):
+    """A function tool; a custom (freeform) tool as a function taking one string (marked `custom`);
+    any other type as a hosted record for the provider to place or drop."""
+    kind = t.get("type") if isinstance(t, dict) else None
+    custom = t.get("custom") if kind == "custom" else None
+    if isinstance(custom, dict) and isinstance(custom.get("name"), str):
+        return {**custom_tool(custom["name"], custom.get("description"), _custom_format(custom.get("format"))), "custom": True}
+    if kind not in (None, "function", "custom"):
+        return hosted(None, str(kind), t)
     fn = t.get("function") if isinstance(t, dict) else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
         raise InvalidRequest(f"tools[{i}] must be a function tool with a name", param=f"tools.[{i}]")
     return function_tool(fn["name"], fn.get("description"), fn.get("parameters"))
+
+
+def _custom_format(fmt):
+    """Chat's custom-tool format (`{"type":"grammar","grammar":{syntax, definition}}`) as Responses spells it."""
+    if isinstance(fmt, dict) and isinstance(fmt.get("grammar"), dict):
+        return {"type": "grammar", **fmt["grammar"]}
+    return fmt
+
+
+def _custom_names(tools):
+    names = ToolNames()
+    for t in tools:
+        if t.pop("custom", False):
+            names.add(t["name"], None, True, set())
+    return names
+
+
+def _custom_call(c):
+    return {"id": c["id"], "type": "custom", "custom": {"name": c["name"], "input": custom_input(c["arguments"])}}
+
+
+def _is_custom(request, name):
+    names = (request or {}).get("client", {}).get("tools")
+    return bool(names) and names.origin(name) is not None
 
 
 def _parse_tool_choice(choice):
@@ -297,6 +336,7 @@ def render_response(resp, alias, request=None):
     calls = [p for p in content if p["type"] == "tool_call"]
     if calls:
         message["tool_calls"] = [
+            _custom_call(c) if _is_custom(request, c["name"]) else
             {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls
         ]
         for out_call, c in zip(message["tool_calls"], calls):
@@ -343,6 +383,8 @@ class StreamRenderer(Renderer):
         self.id = None
         self.tool_index = {}  # unified tool index -> OpenAI tool_calls index
         self.finished = False  # the chunk with finish_reason went out
+        self.request = request
+        self.custom = {}  # unified tool index -> a custom call whose input is gathered until its block ends
 
     def render(self, event):
         kind = type(event)
@@ -358,6 +400,9 @@ class StreamRenderer(Renderer):
                                                        "format": SIGNED_FORMAT, "index": 0}]})
         if kind is ev.ToolStart:
             i = self.tool_index.setdefault(event.index, len(self.tool_index))
+            if _is_custom(self.request, event.name):  # its input is inside the JSON arguments: sent whole at the end
+                self.custom[event.index] = {"index": i, "id": event.id, "name": event.name, "arguments": ""}
+                return b""
             call = {"index": i, "id": event.id, "type": "function", "function": {"name": event.name, "arguments": ""}}
             if event.thought_signature:
                 call["extra_content"] = _google_extra(event.thought_signature)
@@ -365,15 +410,25 @@ class StreamRenderer(Renderer):
         if kind is ev.ThoughtSignature:  # only a text signature has a place in this format
             return self._chunk({"extra_content": _google_extra(event.signature)}) if event.on == "text" else b""
         if kind is ev.ToolArgs:
+            if event.index in self.custom:
+                self.custom[event.index]["arguments"] += event.delta
+                return b""
             i = self.tool_index.get(event.index, event.index)
             return self._chunk({"tool_calls": [{"index": i, "function": {"arguments": event.delta}}]})
+        if kind is ev.BlockEnd and self.custom:
+            return self._custom_calls()
         return b""
+
+    def _custom_calls(self):
+        calls = [{"index": c["index"], **_custom_call(c)} for c in self.custom.values()]
+        self.custom = {}
+        return self._chunk({"tool_calls": calls}) if calls else b""
 
     def render_stop(self, stop):
         if self.finished:
             return b""
         self.finished = True
-        return self._chunk({}, FINISH_TO_WIRE[stop.reason])
+        return self._custom_calls() + self._chunk({}, FINISH_TO_WIRE[stop.reason])
 
     def render_failure(self, err):
         return render_stream_error(err)

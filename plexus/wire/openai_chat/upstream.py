@@ -7,6 +7,7 @@ into unified form. Reasoning text is read from `reasoning_content` (DeepSeek) or
 import orjson
 
 from ...core.errors import UpstreamError
+from .. import hosted
 from ..quirks import ThinkSplitter, split_think
 
 from ...unified import events as ev, media, types as u
@@ -40,6 +41,7 @@ def build_request(req, model, provider):
                                                                 ("parameters", t["parameters"])) if v is not None}}
             for t in req["tools"]
         ]
+    hosted.place(req, {}, provider)  # Chat Completions has no hosted tools: each is dropped or refused
     choice = req["tool_choice"]
     if choice:
         body["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}} if choice["type"] == "tool" else choice["type"]

@@ -15,6 +15,7 @@ from ..sse import encode
 from ..stream import Renderer
 from ...unified import events as ev, media, types as u
 from ...unified.convert import function_tool, new_id
+from ...unified.tools import ToolNames, custom_arguments, custom_input, custom_tool, hosted
 from ...unified.usage import Usage, from_responses
 from ..openai_chat import client as openai_chat
 from .tables import INCOMPLETE_TO_WIRE
@@ -26,6 +27,12 @@ ROUTES = {"/v1/responses": "create", "/v1/responses/<response_id>": ("retrieve",
 
 render_error = openai_chat.render_error  # the HTTP error body is Chat Completions' shape
 EXPANDED = "_previous_response_id"
+# hosted tool types -> the capability other providers may have natively (see plexus/wire/hosted.py)
+HOSTED_KINDS = {"web_search": "web_search", "web_search_preview": "web_search", "web_search_2025_08_26": "web_search",
+                "code_interpreter": "code_execution"}
+# items only the Responses API itself can use (tool calls it ran, the additional_tools carrier): not sent elsewhere
+SKIPPED_ITEMS = frozenset(("additional_tools", "web_search_call", "file_search_call", "code_interpreter_call",
+                           "image_generation_call"))
 ECHO = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "previous_response_id", "reasoning",
         "store", "temperature", "text", "tool_choice", "tools", "top_p", "truncation", "user")
 
@@ -75,7 +82,9 @@ def _as_input(item):
     if item.get("type") == "message":
         return {"type": "message", "role": "assistant", "content": item.get("content") or []}
     if item.get("type") == "function_call":
-        return {k: item[k] for k in ("type", "call_id", "name", "arguments") if k in item}
+        return {k: item[k] for k in ("type", "call_id", "name", "namespace", "arguments") if k in item}
+    if item.get("type") == "custom_tool_call":
+        return {k: item[k] for k in ("type", "call_id", "name", "namespace", "input") if k in item}
     return item
 
 
@@ -106,16 +115,21 @@ def delete(store, key_name, response_id):
 
 def parse_request(body, route=None):
     req = u.new_request(body["model"], bool(body.get("stream")))
+    req["client"] = {}
     if isinstance(body.get("instructions"), str) and body["instructions"]:
         req["system"].append({"type": "text", "text": body["instructions"]})
     items = body["input"]
-    for i, item in enumerate([{"role": "user", "content": items}] if isinstance(items, str) else items):
-        _parse_item(req, item, i)
+    items = [{"role": "user", "content": items}] if isinstance(items, str) else items
     tools = body.get("tools") or []
     if not isinstance(tools, list):
         raise InvalidRequest("'tools' must be an array", param="tools")
-    req["tools"] = [_parse_tool(t, i) for i, t in enumerate(tools)]
-    req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"))
+    # some Codex models send their tools as an `additional_tools` input item instead
+    tools = tools + [t for item in items if item.get("type") == "additional_tools" for t in item.get("tools") or ()]
+    names = req["client"]["tools"] = ToolNames()
+    req["tools"], req["hosted_tools"] = _parse_tools(tools, names)
+    for i, item in enumerate(items):
+        _parse_item(req, item, i, names)
+    req["tool_choice"] = _parse_tool_choice(body.get("tool_choice"), names)
     req["parallel_tool_calls"] = body.get("parallel_tool_calls")
     req["max_tokens"] = body.get("max_output_tokens")
     for key in ("temperature", "top_p"):
@@ -129,12 +143,12 @@ def parse_request(body, route=None):
         req["response_format"] = media.from_spec(fmt.get("type"), fmt, "text.format")
     refusals.check("responses", body)
     req["stream_usage"] = True
-    req["client"] = {"echo": {k: body.get(k) for k in ECHO}}
+    req["client"]["echo"] = {k: body.get(k) for k in ECHO}
     req["client"]["echo"]["previous_response_id"] = body.get("previous_response_id") or body.get(EXPANDED)
     return req
 
 
-def _parse_item(req, item, i):
+def _parse_item(req, item, i, names):
     kind = item.get("type", "message")
     if kind == "message":
         role = item.get("role")
@@ -145,16 +159,20 @@ def _parse_item(req, item, i):
             _append(req, role, parts)
         else:
             raise InvalidRequest(f"input[{i}].role must be user, assistant, system or developer", param=f"input[{i}].role")
-    elif kind == "function_call":
+    elif kind in ("function_call", "custom_tool_call"):
+        name = names.upstream(item.get("name", ""), item.get("namespace"))
+        arguments = (item.get("arguments") or "") if kind == "function_call" else custom_arguments(item.get("input"))
         _append(req, "assistant", [{"type": "tool_call", "id": item.get("call_id") or new_id("call_"),
-                                    "name": item.get("name", ""), "arguments": item.get("arguments") or ""}])
-    elif kind == "function_call_output":
+                                    "name": name, "arguments": arguments}])
+    elif kind in ("function_call_output", "custom_tool_call_output"):
         output = item.get("output")
         content = [{"type": "text", "text": output}] if isinstance(output, str) else _content(output, i)
         req["messages"].append({"role": "tool", "content": [
             {"type": "tool_result", "tool_call_id": item.get("call_id", ""), "content": content, "is_error": False}]})
     elif kind == "reasoning":
         _append(req, "assistant", output_parts(item))
+    elif kind in SKIPPED_ITEMS:
+        return
     else:
         raise InvalidRequest(f"input[{i}] is a '{kind}' item, which cannot be translated for this model's provider",
                              param=f"input[{i}]")
@@ -173,24 +191,52 @@ def _content(content, i):
     return openai_chat.parse_content(content, f"input[{i}]", f"input[{i}].content")
 
 
-def _parse_tool(t, i):
-    if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(t.get("name"), str):
-        kind = t.get("type") if isinstance(t, dict) else None
-        raise InvalidRequest(f"tools[{i}]: only function tools can be translated for this model's provider (got '{kind}')",
-                             param=f"tools[{i}]")
-    return function_tool(t["name"], t.get("description"), t.get("parameters"))
+def _parse_tools(tools, names):
+    """Function tools as they are; a namespace's tools flattened; custom tools as functions taking
+    one string; the hosted ones as records for the provider to place (plexus/unified/tools.py)."""
+    taken = {t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "function" and isinstance(t.get("name"), str)}
+    functions, hosted_tools = [], []
+    for i, t in enumerate(tools):
+        if not isinstance(t, dict):
+            raise InvalidRequest(f"tools[{i}] must be an object", param=f"tools[{i}]")
+        kind = t.get("type")
+        if kind == "namespace" and isinstance(t.get("name"), str):
+            functions += [f for f in (_client_tool(inner, t["name"], names, taken) for inner in t.get("tools") or ()) if f]
+            continue
+        tool = _client_tool(t, None, names, taken)
+        if tool is not None:
+            functions.append(tool)
+        elif kind in ("function", "custom"):
+            raise InvalidRequest(f"tools[{i}]: a {kind} tool needs a name", param=f"tools[{i}].name")
+        else:
+            hosted_tools.append(hosted(HOSTED_KINDS.get(kind), str(kind), t))
+    return functions, hosted_tools
 
 
-def _parse_tool_choice(choice):
+def _client_tool(t, namespace, names, taken):
+    """A function or custom tool (in a namespace or not) as a unified tool; None for any other."""
+    kind = t.get("type") if isinstance(t, dict) else None
+    if kind not in ("function", "custom") or not isinstance(t.get("name"), str):
+        return None
+    name = names.add(t["name"], namespace, kind == "custom", taken)
+    if kind == "custom":
+        return custom_tool(name, t.get("description"), t.get("format"))
+    return function_tool(name, t.get("description"), t.get("parameters"))
+
+
+def _parse_tool_choice(choice, names):
     if choice is None:
         return None
     if choice in ("auto", "none", "required"):
         return {"type": choice}
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return {"type": "tool", "name": choice.get("name")}
-    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in ("function", "custom"):
+        return {"type": "tool", "name": names.upstream(choice.get("name"), choice.get("namespace"))}
+    if kind == "allowed_tools":
         return {"type": "required" if choice.get("mode") == "required" else "auto"}
-    raise InvalidRequest("'tool_choice' must be auto, none, required or a function choice", param="tool_choice")
+    if isinstance(kind, str):  # a hosted tool's type: the provider may not have it, so the model chooses
+        return {"type": "auto"}
+    raise InvalidRequest("'tool_choice' must be auto, none, required or a tool choice", param="tool_choice")
 
 
 # ---- translation: unified -> client response ----------------------------------------------------------
@@ -205,7 +251,7 @@ def render_response(resp, alias, request):
             else:
                 output.append(_message_item(new_id("msg_"), p["text"], "completed"))
         elif p["type"] == "tool_call":
-            output.append(_call_item(new_id("fc_"), p["id"], p["name"], p["arguments"], "completed"))
+            output.append(_tool_item(request, p["id"], p["name"], p["arguments"], "completed"))
         elif p["type"] == "reasoning":
             output.append(_reasoning_item(new_id("rs_"), p["text"]))
     return _response(_response_id(resp["id"]), alias, request, output, resp["stop_reason"], resp.get("usage"))
@@ -249,6 +295,22 @@ def _call_item(item_id, call_id, name, arguments, status):
     return {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": arguments, "status": status}
 
 
+def _tool_item(request, call_id, name, arguments, status, item_id=None):
+    """A call as the client's tool list names it: a function call (with its namespace, if the tool
+    was in one), or a custom tool call whose input is the function's one string argument."""
+    origin = request["client"]["tools"].origin(name) if request.get("client", {}).get("tools") else None
+    if origin is None:
+        return _call_item(item_id or new_id("fc_"), call_id, name, arguments, status)
+    if origin["custom"]:
+        item = {"type": "custom_tool_call", "id": item_id or new_id("ctc_"), "call_id": call_id, "name": origin["name"],
+                "input": custom_input(arguments) if status == "completed" else "", "status": status}
+    else:
+        item = _call_item(item_id or new_id("fc_"), call_id, origin["name"], arguments, status)
+    if origin["namespace"] is not None:
+        item["namespace"] = origin["namespace"]
+    return item
+
+
 def _reasoning_item(item_id, text):
     return {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": text}] if text else []}
 
@@ -287,10 +349,13 @@ class StreamRenderer(Renderer):
         if kind is ev.Reasoning:
             return self._open("reasoning") + self._text_delta("response.reasoning_summary_text.delta", event.text, summary_index=0)
         if kind is ev.ToolStart:
-            item = _call_item(new_id("fc_"), event.id, event.name, "", "in_progress")
-            return self._close() + self._add(item, tool=event.index)
+            item = _tool_item(self.request, event.id, event.name, "", "in_progress")
+            return self._close() + self._add(item, tool=(event.index, event.name))
         if kind is ev.ToolArgs:
-            if self.item is None or self.item.get("_tool") != event.index:
+            if self.item is None or self.item.get("_tool", (None,))[0] != event.index:
+                return b""
+            if self.item["type"] == "custom_tool_call":  # the input is inside JSON: sent whole when the call ends
+                self.text += event.delta
                 return b""
             return self._text_delta("response.function_call_arguments.delta", event.delta)
         if kind is ev.BlockEnd:
@@ -357,8 +422,12 @@ class StreamRenderer(Renderer):
             done = _reasoning_item(item["id"], self.text)
             out = (self._emit("response.reasoning_summary_text.done", **at, summary_index=0, text=self.text)
                    + self._emit("response.reasoning_summary_part.done", **at, summary_index=0, part=part))
+        elif item["type"] == "custom_tool_call":
+            done = _tool_item(self.request, item["call_id"], item["_tool"][1], self.text, "completed", item["id"])
+            out = (self._emit("response.custom_tool_call_input.delta", **at, delta=done["input"])
+                   + self._emit("response.custom_tool_call_input.done", **at, input=done["input"]))
         else:
-            done = _call_item(item["id"], item["call_id"], item["name"], self.text, "completed")
+            done = _tool_item(self.request, item["call_id"], item["_tool"][1], self.text, "completed", item["id"])
             out = self._emit("response.function_call_arguments.done", **at, name=item["name"], arguments=self.text)
         out += self._emit("response.output_item.done", output_index=len(self.output), item=done)
         self.output.append(done)

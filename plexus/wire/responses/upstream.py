@@ -6,6 +6,7 @@ and carry the whole history as input items."""
 import orjson
 
 from ...core.errors import UpstreamError
+from .. import hosted
 from ..openai_chat import upstream as chat
 from ...unified import events as ev, media, types as u
 from ...unified.convert import image_to_url, new_id
@@ -30,9 +31,11 @@ def build_request(req, model, provider):
     instructions = "\n\n".join(p["text"] for p in req["system"] if p["text"])
     if instructions:
         body["instructions"] = instructions
-    if req["tools"]:
-        body["tools"] = [{"type": "function", "name": t["name"], "description": t.get("description"),
-                          "parameters": t["parameters"], "strict": False} for t in req["tools"]]
+    tools = [{"type": "function", "name": t["name"], "description": t.get("description"),
+              "parameters": t["parameters"], "strict": False} for t in req["tools"]]
+    tools += hosted.place(req, HOSTED, provider)
+    if tools:
+        body["tools"] = tools
     choice = req["tool_choice"]
     if choice:
         body["tool_choice"] = {"type": "function", "name": choice["name"]} if choice["type"] == "tool" else choice["type"]
@@ -53,6 +56,21 @@ def build_request(req, model, provider):
     if req["stream"]:
         body["stream"] = True
     return body
+
+
+def _web_search(spec):
+    tool = {"type": "web_search"}
+    domains = spec.get("allowed_domains") or (spec.get("filters") or {}).get("allowed_domains")
+    if isinstance(domains, list) and domains:
+        tool["filters"] = {"allowed_domains": domains}
+    location = spec.get("user_location")
+    if isinstance(location, dict) and location.get("type") == "approximate":
+        tool["user_location"] = location
+    return tool
+
+
+# hosted capabilities with a native Responses tool (plexus/wire/hosted.py)
+HOSTED = {"web_search": _web_search, "code_execution": lambda spec: {"type": "code_interpreter", "container": {"type": "auto"}}}
 
 
 def text_format(fmt):
