@@ -48,6 +48,7 @@ class Call:
     # learned along the pipeline
     alias: str | None = None
     stream: bool = False
+    prompt_cache_key: str | None = None  # the client's conversation key (OpenAI's `prompt_cache_key`), if it sent one
     record: UsageRecord = None
     _raw: bytes | None = None
 

@@ -41,6 +41,8 @@ def run(gw: Gateway, call: Call) -> Reply:
             rec.prompt_chars = call.body_size
             call.alias, call.stream = call.style.check_request(body, call.route)
             rec.streamed = call.stream
+            if isinstance(body.get("prompt_cache_key"), str):
+                call.prompt_cache_key = body["prompt_cache_key"]
         rec.alias = call.alias
         link = connect(gw, config, call, body, watch)
         if call.stream:

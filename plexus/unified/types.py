@@ -13,7 +13,9 @@ Request::
      "response_format": None | {"type": "json_object"} | {"type": "json_schema", "name", "schema", "strict"?,
      "description"?} (see `plexus.unified.media`), "stream": bool, "stream_usage": bool,
      "stream_format"?: "sse" | "json_array",   how the client wants its stream framed (Gemini)
-     "presence_penalty"?, "frequency_penalty"?}  only chat and Gemini clients send them
+     "presence_penalty"?, "frequency_penalty"?,  only chat and Gemini clients send them
+     "cache_key"?: str,                          the client's prompt_cache_key (OpenAI styles)
+     "hosted_tools"?: [{"kind", "label", "spec"}], "dropped_tools"?: [str]}   see plexus/unified/tools.py
 
 A message is {"role": "user"|"assistant"|"tool", "content": [Part]}. A "tool" message holds
 exactly one tool_result part. Parts:

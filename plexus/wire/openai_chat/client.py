@@ -104,6 +104,8 @@ def parse_request(body, route=None):
     req["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens")
     for key in ("temperature", "top_p", "seed", "user"):
         req[key] = body.get(key)
+    req["user"] = req["user"] or body.get("safety_identifier")  # OpenAI's successor to `user`
+    cache_key(req, body)
     req["response_format"] = _response_format(body.get("response_format"))
     for key in ("presence_penalty", "frequency_penalty"):  # Gemini has both; see README "Field fidelity"
         if body.get(key) is not None:
@@ -142,6 +144,11 @@ def _stop(value):
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise InvalidRequest("'stop' must be a string or an array of strings", param="stop")
     return list(stops)
+def cache_key(req, body):
+    """`prompt_cache_key` (OpenAI's, also in the Responses API) for upstreams that take one; other
+    fields that steer only OpenAI (`service_tier`, `include`, `client_metadata`, ...) are not read."""
+    if isinstance(body.get("prompt_cache_key"), str):
+        req["cache_key"] = body["prompt_cache_key"]
 
 
 def _list(value, param):

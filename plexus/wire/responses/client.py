@@ -135,6 +135,7 @@ def parse_request(body, route=None):
     for key in ("temperature", "top_p"):
         req[key] = body.get(key)
     req["user"] = body.get("user") or body.get("safety_identifier")
+    openai_chat.cache_key(req, body)
     reasoning = body.get("reasoning")
     if isinstance(reasoning, dict) and reasoning.get("effort") not in (None, "none"):
         req["reasoning"] = {"effort": reasoning["effort"]}

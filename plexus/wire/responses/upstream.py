@@ -46,6 +46,8 @@ def build_request(req, model, provider):
     for key in ("temperature", "top_p", "user"):
         if req[key] is not None:
             body[key] = req[key]
+    if req.get("cache_key"):
+        body["prompt_cache_key"] = req["cache_key"]
     if req["reasoning"]:
         effort = req["reasoning"].get("effort") or u.effort_for_budget(req["reasoning"].get("budget_tokens") or 0)
         body["reasoning"] = {"effort": effort, "summary": "auto"}
