@@ -3,10 +3,25 @@ GenerateContentResponse bodies, SSE chunks ended by CRLF CRLF, Google's error sh
 for both stream framings a Gemini client may ask for."""
 
 import json
+import re
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SIGNATURE = "CiQB0e2Kb7fGdlRvsWJ3+u8kxA6Spc6ZVs0cmCW7Qh8z5q1iSmUKLwHR7YpvUoPRSkVZl2Dv0Vf"
+
+
+class MintedId:
+    """Equal to any id the gateway makes up for a Gemini call that came without one (`call_` and 24
+    hex digits: new for every call, so unique in the whole conversation)."""
+
+    def __eq__(self, other):
+        return isinstance(other, str) and re.fullmatch(r"call_[0-9a-f]{24}", other) is not None
+
+    def __repr__(self):
+        return "<a minted call_ id>"
+
+
+MINTED_ID = MintedId()
 
 
 def load(name):

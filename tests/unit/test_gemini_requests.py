@@ -289,8 +289,8 @@ def test_parse_response_with_thoughts_calls_signatures_and_usage():
     assert resp["content"] == [
         {"type": "reasoning", "text": "Plan."},
         {"type": "text", "text": "Looking."},
-        {"type": "tool_call", "id": "gemini_call_0", "name": "get_weather", "arguments": '{"city":"Paris"}', "thought_signature": SIG},
-        {"type": "tool_call", "id": "gemini_call_1", "name": "get_weather", "arguments": '{"city":"Rome"}'},
+        {"type": "tool_call", "id": gw.MINTED_ID, "name": "get_weather", "arguments": '{"city":"Paris"}', "thought_signature": SIG},
+        {"type": "tool_call", "id": gw.MINTED_ID, "name": "get_weather", "arguments": '{"city":"Rome"}'},
     ]
     assert resp["stop_reason"] == "tool_calls" and resp["id"] == "resp-fake-1"
     usage = resp["usage"]

@@ -80,11 +80,11 @@ def test_gemini_thoughts_text_and_parallel_calls_become_openai_chunks(size):
         {"reasoning_content": "I'll call get_weather once per city, in parallel."},
         {"content": "Let me check "},
         {"content": "both cities."},
-        {"tool_calls": [{"index": 0, "id": "gemini_call_0", "type": "function",
+        {"tool_calls": [{"index": 0, "id": gw.MINTED_ID, "type": "function",
                          "function": {"name": "get_weather", "arguments": ""},
                          "extra_content": {"google": {"thought_signature": SIG}}}]},
         {"tool_calls": [{"index": 0, "function": {"arguments": '{"city":"Paris","unit":"celsius"}'}}]},
-        {"tool_calls": [{"index": 1, "id": "gemini_call_1", "type": "function",
+        {"tool_calls": [{"index": 1, "id": gw.MINTED_ID, "type": "function",
                          "function": {"name": "get_weather", "arguments": ""}}]},
         {"tool_calls": [{"index": 1, "function": {"arguments": '{"city":"Rome","unit":"celsius"}'}}]},
         {},
@@ -127,7 +127,7 @@ def test_gemini_thoughts_text_and_parallel_calls_become_anthropic_blocks(size):
         ("message_stop",),
     ]
     assert evs[0]["message"]["usage"]["input_tokens"] == 96  # the prompt count from the first chunk
-    assert evs[12]["content_block"] == {"type": "tool_use", "id": "gemini_call_0", "name": "get_weather", "input": {}}
+    assert evs[12]["content_block"] == {"type": "tool_use", "id": gw.MINTED_ID, "name": "get_weather", "input": {}}
     assert evs[-2]["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
     assert evs[-2]["usage"]["output_tokens"] == 93
 

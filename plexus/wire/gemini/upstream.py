@@ -23,6 +23,10 @@ from ...unified.usage import from_gemini
 from .schema import sanitize
 from .tables import FINISH_FROM_WIRE
 
+# Gemini's function calls often carry no id: each gets a new one, unique in the whole conversation
+# (ids that restart per answer, e.g. call_0, would repeat in the client's history). The client sends
+# them back; no id goes up to Gemini, which matches results to calls by name and order.
+CALL_ID = "call_"
 # For a function call of the current turn that has no signature (history from another provider),
 # Google's thought-signature guide names this placeholder; Gemini 3 rejects such calls otherwise.
 FORWARDED_HEADERS = ()
@@ -280,7 +284,7 @@ def parse_response(data, quirks=None):
         signature = part.get("thoughtSignature")
         if "functionCall" in part:
             fc = part["functionCall"] or {}
-            p = {"type": "tool_call", "id": fc.get("id") or f"gemini_call_{calls}", "name": fc.get("name", ""),
+            p = {"type": "tool_call", "id": fc.get("id") or new_id(CALL_ID), "name": fc.get("name", ""),
                  "arguments": arguments_string(fc.get("args"))}
             calls += 1
         elif isinstance(part.get("text"), str):
@@ -365,7 +369,7 @@ class StreamParser:
         signature = part.get("thoughtSignature")
         if "functionCall" in part:
             fc = part["functionCall"] or {}
-            start = ev.ToolStart(self.tools, fc.get("id") or f"gemini_call_{self.tools}", fc.get("name", ""), signature or None)
+            start = ev.ToolStart(self.tools, fc.get("id") or new_id(CALL_ID), fc.get("name", ""), signature or None)
             args = arguments_string(fc.get("args"))
             self.output_chars += len(args)
             out += [start, ev.ToolArgs(self.tools, args), ev.BLOCK_END]
