@@ -13,8 +13,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..core import pipeline
 from ..core.call import COUNT_TOKENS, CREATE, Call
-from ..core.errors import GatewayError, RequestTooLarge
+from ..core.errors import GatewayError, NotFound, RequestTooLarge
 from ..core.observers import Reply
+from ..wire import model_lists
 from ..wire.registry import CLIENT_STYLES, FORWARDED_HEADERS
 from .hangup import ClientWatcher
 
@@ -34,16 +35,32 @@ def health():
 
 @bp.get("/v1/models")
 def list_models():
-    """The aliases a client may ask for, in OpenAI's list format."""
-    style = CLIENT_STYLES["chat"]
+    """The aliases a client may ask for, in the caller's list format (OpenAI's or Anthropic's)."""
+    return model_view(lambda gw, shape, created: model_lists.render_list(shape, gw.config.names, created, request.args))
+
+
+@bp.get("/v1/models/<path:model_id>")
+def get_model(model_id):
+    """One alias, in the caller's shape; an unknown one is a 404 in the caller's error shape."""
+
+    def one(gw, shape, created):
+        if model_id not in gw.config.names:
+            raise NotFound(f"The model '{model_id}' does not exist or is not served by this gateway",
+                           code="model_not_found", param="model")
+        return model_lists.render_model(shape, model_id, created)
+
+    return model_view(one)
+
+
+def model_view(render):
+    shape = model_lists.shape_for(request.headers)
     gw = gateway()
     try:
         gw.authenticate(client_token())
+        body = render(gw, shape, int(gw.config_loaded_at))
     except GatewayError as e:
-        return respond(pipeline.error_reply(style, e))
-    created = int(gw.config_loaded_at)
-    data = [{"id": name, "object": "model", "created": created, "owned_by": "plexus"} for name in gw.config.names]
-    return Response(orjson.dumps({"object": "list", "data": data}), content_type="application/json")
+        return respond(pipeline.error_reply(CLIENT_STYLES[shape], e))
+    return Response(orjson.dumps(body), content_type="application/json")
 
 
 def client_token():
