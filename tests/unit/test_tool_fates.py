@@ -197,12 +197,13 @@ def test_other_hosted_tools_are_dropped_everywhere_or_refused_when_configured(to
 def test_anthropic_client_run_tools_become_functions_and_server_tools_are_placed():
     body = {"model": "alias", "max_tokens": 64, "messages": [{"role": "user", "content": "x"}], "tools": [
         {"type": "bash_20250124", "name": "bash"}, {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
-        {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}, {"type": "computer_20250124", "name": "computer"}]}
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}, {"type": "computer_20250124", "name": "computer"},
+        {"type": "mcp_toolset", "mcp_server_name": "docs"}]}
     req = anthropic_messages.parse_request(body)
     assert [t["name"] for t in req["tools"]] == ["bash", "str_replace_based_edit_tool"]
     assert req["tools"][0]["parameters"]["properties"]["command"]["type"] == "string"
     sent = responses.build_request(req, "m", PROVIDERS["responses"])
-    assert sent["tools"][-1] == {"type": "web_search"} and req["dropped_tools"] == ["computer_20250124"]
+    assert sent["tools"][-1] == {"type": "web_search"} and req["dropped_tools"] == ["computer_20250124", "mcp_toolset"]
 
 
 def test_anthropic_server_tool_history_is_left_out_for_other_providers():
@@ -241,3 +242,14 @@ def test_gemini_client_built_in_tools_are_placed_elsewhere():
     req = gemini_client.parse_request(body, {"args": {"alias": "a", "method": "generateContent"}, "query": {}})
     sent = messages.build_request(req, "m", PROVIDERS["messages"])
     assert sent["tools"] == [{"type": "web_search_20250305", "name": "web_search"}] and req["dropped_tools"] == ["urlContext"]
+
+
+def test_unsupported_tools_is_a_provider_key_with_two_values():
+    from plexus.config import ConfigError, parse_config
+
+    text = "providers:\n  a: {type: chat, api_base_url: 'http://127.0.0.1:9', unsupported_tools: %s}\n"
+    assert parse_config(text % "error", "cfg.yaml", {}).providers["a"].unsupported_tools == "error"
+    assert parse_config(text % "drop", "cfg.yaml", {}).providers["a"].unsupported_tools == "drop"
+    with pytest.raises(ConfigError) as e:
+        parse_config(text % "ignore", "cfg.yaml", {})
+    assert "providers.a.unsupported_tools" in str(e.value.problems)

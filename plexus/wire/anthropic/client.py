@@ -231,15 +231,15 @@ def _result_content(content, i):
 def _parse_tool(t, i):
     """A custom tool as a unified tool; a versioned Anthropic tool as its documented function schema
     (bash, text editor: the client runs them) or as a hosted record for the provider to place."""
-    if not isinstance(t, dict) or not isinstance(t.get("name"), str):
-        raise InvalidRequest(f"tools.{i}: a tool needs a name")
-    if "input_schema" not in t:
-        kind = str(t.get("type"))
+    if isinstance(t, dict) and "input_schema" not in t and isinstance(t.get("type"), str):
+        kind = t["type"]
         family = kind.rsplit("_", 1)[0] if kind[-8:].isdigit() else kind
         if family in CLIENT_RUN_TOOLS:
             description, parameters = CLIENT_RUN_TOOLS[family]
-            return function_tool(t["name"], description, parameters)
+            return function_tool(t.get("name") or family, description, parameters)
         return hosted(HOSTED_KINDS.get(family), kind, t)
+    if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+        raise InvalidRequest(f"tools.{i}: a tool needs a name")
     tool = {"name": t["name"], "description": t.get("description"), "parameters": t.get("input_schema") or {}}
     if t.get("cache_control"):
         tool["cache_control"] = t["cache_control"]
