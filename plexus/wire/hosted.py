@@ -27,4 +27,16 @@ def place(req: dict, natives: Mapping[str, Callable[[dict], dict]], provider: An
                              f"(type {getattr(provider, 'type', '?')}), which has no equivalent; it is configured "
                              "with unsupported_tools: error", param="tools")
     req["dropped_tools"] = dropped
+    _unforce(req, {t.get("name") for t in out})
     return out
+
+
+def _unforce(req: dict, kept_names: set) -> None:
+    """A tool_choice forcing a hosted tool that is not there under its name (left out, or placed as
+    a nameless native tool) lets the model choose instead: the provider would refuse the choice."""
+    choice = req.get("tool_choice")
+    if not choice or choice.get("type") != "tool":
+        return
+    hosted_names = {t["spec"].get("name") for t in req.get("hosted_tools") or ()}
+    if choice.get("name") in hosted_names - kept_names:
+        req["tool_choice"] = {"type": "auto"}

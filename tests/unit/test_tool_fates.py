@@ -253,3 +253,12 @@ def test_unsupported_tools_is_a_provider_key_with_two_values():
     with pytest.raises(ConfigError) as e:
         parse_config(text % "ignore", "cfg.yaml", {})
     assert "providers.a.unsupported_tools" in str(e.value.problems)
+
+
+def test_a_choice_forcing_a_dropped_tool_lets_the_model_choose():
+    body = {"model": "alias", "max_tokens": 64, "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"name": "f", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "tool", "name": "web_search"}}
+    assert chat.build_request(anthropic_messages.parse_request(body), "m", PROVIDERS["chat"])["tool_choice"] == "auto"
+    placed = responses.build_request(anthropic_messages.parse_request(body), "m", PROVIDERS["responses"])
+    assert placed["tool_choice"] == "auto" and placed["tools"][-1] == {"type": "web_search"}  # no tool of that name there
