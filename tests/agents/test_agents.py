@@ -21,9 +21,6 @@ from tests.support.secrets import CLIENT_SECRET
 AGENTS = os.environ.get("PLEXUS_AGENTS_DIR")
 BIN = Path(AGENTS or ".", "node_modules", ".bin")
 RUN_TIMEOUT = 120
-# r/tools (issue 13, item 1) translates Codex's namespace and hosted tools for other providers; until it
-# lands, Codex to a chat, messages or gemini provider is refused with this message
-TOOLS_GAP = "only function tools can be translated"
 
 pytestmark = [pytest.mark.agents,
               pytest.mark.skipif(not AGENTS, reason="set PLEXUS_AGENTS_DIR (tests/agents/run.sh installs the CLIs)")]
@@ -52,8 +49,8 @@ def gateway(upstream, tmp_path_factory):
 
 
 def codex(gw, home, prompt, kind, websocket, functions_only=False):
-    """Codex as installed (its tools include a namespace and hosted web search), or with only its
-    function tools (web search and sub-agents switched off), which every provider type takes today."""
+    """Codex as installed (its tools include a namespace and hosted web search, see README "Tools
+    across providers"), or with only its function tools (web search and sub-agents switched off)."""
     (home / "codex").mkdir()
     top, tables = ('web_search = "disabled"\n', "\n[agents]\nenabled = false\n") if functions_only else ("", "")
     (home / "codex" / "config.toml").write_text(top + f"""\
@@ -115,8 +112,6 @@ def run_client(gw, tmp_path, client, kind, websocket, prompt):
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"{client} did not finish in {RUN_TIMEOUT}s:\n{e.stdout}\n{e.stderr}\n{gw.log()[log_start:]}")
     gateway_log = gw.log()[log_start:]
-    if client == "codex" and kind != "responses" and TOOLS_GAP in gateway_log:
-        pytest.xfail("Codex's namespace and web_search tools are not translated for this provider yet (r/tools, issue 13 item 1)")
     assert done.returncode == 0, f"{client} exited {done.returncode}:\n{done.stdout}\n{done.stderr}\n{gateway_log}"
     opened = "websocket /v1/responses opened" in gateway_log
     assert opened == websocket, f"WebSocket used: {opened}, expected {websocket}\n{gateway_log}"
