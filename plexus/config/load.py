@@ -13,6 +13,7 @@ import yaml
 from marshmallow import ValidationError
 
 from .schema import ALIAS, KEY, PROVIDER, ROOT
+from .vertex import vertex_base_url
 from .types import Alias, ClientKey, Config, CooldownPolicy, Failover, Pricing, Provider, Target
 
 DEFAULT_PATH = "config/plexus.yaml"
@@ -168,7 +169,7 @@ def _provider(pid, spec, unset_key_vars):
     return Provider(
         id=pid,
         type=spec["type"],
-        api_base_url=spec["api_base_url"].rstrip("/"),
+        api_base_url=(spec.get("api_base_url") or vertex_base_url(spec.get("vertex") or {})).rstrip("/"),
         api_key=spec.get("api_key"),
         headers=dict(spec.get("headers") or {}),
         pricing=pricing,
@@ -180,11 +181,14 @@ def _provider(pid, spec, unset_key_vars):
         quirks=_quirks(spec),
         unusable=reason,
         unsupported_tools=spec.get("unsupported_tools", "drop"),
+        embeddings=dict(spec.get("embeddings") or {}),
+        vertex=dict(spec.get("vertex") or {}),
+        azure=dict(spec.get("azure") or {}),
     )
 
 
 QUIRKS = ("max_tokens_field", "max_tokens_cap", "strip_cache_control", "reasoning_field", "extra_body", "think_tags",
-          "stream_options", "structured_output")
+          "stream_options", "structured_output", "strip_fields", "tool_choice_named")
 
 
 def _quirks(spec):
@@ -206,6 +210,7 @@ def _aliases(models, providers, problems):
             selector=loaded["selector"],
             targets=tuple(Target(t["provider"], t["model"], t["weight"], _quirks(t)) for t in loaded["targets"]),
             additional_aliases=tuple(loaded["additional_aliases"]),
+            kind=loaded["kind"],
         )
         aliases[name] = alias
         for i, other in enumerate((name, *alias.additional_aliases)):

@@ -3,7 +3,8 @@ are rejected everywhere. `load.py` turns what they accept into the frozen types 
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-PROVIDER_TYPES = ("chat", "messages", "gemini", "responses")
+PROVIDER_TYPES = ("chat", "messages", "gemini", "responses", "vertex", "azure")
+KINDS = ("chat", "embedding")
 SELECTORS = ("random", "in_order")
 
 
@@ -47,7 +48,7 @@ class CooldownSchema(StrictSchema):
 
 class ProviderSchema(StrictSchema):
     type = fields.String(required=True, validate=validate.OneOf(PROVIDER_TYPES))
-    api_base_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    api_base_url = fields.Url(schemes={"http", "https"}, require_tld=False)  # required but for vertex (below)
     api_key = fields.String(allow_none=True)
     headers = fields.Dict(keys=fields.String(), values=fields.String())
     models = fields.Dict(keys=fields.String(), values=fields.Nested(ModelInfoSchema, allow_none=True))
@@ -66,6 +67,19 @@ class ProviderSchema(StrictSchema):
     # a client's hosted tool this provider has no equivalent for: left out (and named in the
     # x-plexus-dropped-tools header) or refused with a 400 (see README, "Tools across providers")
     unsupported_tools = fields.String(validate=validate.OneOf(["drop", "error"]))
+    # ---- issue 17: embeddings, Vertex AI, Azure OpenAI, Cerebras (plexus/wire/vertex, plexus/wire/azure) ----
+    embeddings = fields.Nested(lambda: EmbeddingOptionsSchema())
+    vertex = fields.Nested(lambda: VertexSchema())
+    azure = fields.Nested(lambda: AzureSchema())
+    strip_fields = fields.List(fields.String(validate=validate.Length(min=1)))
+    tool_choice_named = fields.Boolean()
+
+    @validates_schema
+    def base_url_or_vertex(self, data, **kwargs):
+        if "api_base_url" not in data and data.get("type") != "vertex":
+            raise ValidationError("required key is missing", "api_base_url")
+        if data.get("type") == "vertex" and "vertex" not in data:
+            raise ValidationError("a vertex provider needs its vertex block (project, location)", "vertex")
 
 
 class TargetSchema(StrictSchema):
@@ -78,6 +92,7 @@ class TargetSchema(StrictSchema):
 
 
 class AliasSchema(StrictSchema):
+    kind = fields.String(load_default="chat", validate=validate.OneOf(KINDS))  # issue 17: embedding aliases
     selector = fields.String(load_default="random", validate=validate.OneOf(SELECTORS))
     targets = fields.List(
         fields.Nested(TargetSchema),
@@ -91,6 +106,31 @@ class AliasSchema(StrictSchema):
         targets = data.get("targets") or []
         if data.get("selector") == "random" and targets and not any(t["weight"] > 0 for t in targets):
             raise ValidationError("at least one target needs a weight above 0", "targets")
+
+
+class EmbeddingOptionsSchema(StrictSchema):
+    """How a provider serves embeddings (issue 17)."""
+
+    batch_size = fields.Integer(validate=validate.Range(min=1))  # most inputs one upstream request may carry
+    base64 = fields.Boolean()  # false: the upstream cannot encode base64, the gateway does
+
+
+class VertexSchema(StrictSchema):
+    """`type: vertex`: where and as whom (plexus/wire/vertex)."""
+
+    project = fields.String(required=True, validate=validate.Length(min=1))
+    location = fields.String(required=True, validate=validate.Length(min=1))  # a region, `us`/`eu`, or `global`
+    credentials = fields.String(validate=validate.Length(min=1))  # service-account JSON: a file path or the JSON itself
+    anthropic_version = fields.String(validate=validate.Length(min=1))
+    publishers = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(["google", "anthropic"])))
+
+
+class AzureSchema(StrictSchema):
+    """`type: azure`: Azure OpenAI deployments (plexus/wire/azure)."""
+
+    api_version = fields.String(validate=validate.Length(min=1))  # set: deployment URLs; unset: the v1 API
+    auth = fields.String(validate=validate.OneOf(["api-key", "bearer"]))
+    responses = fields.List(fields.String(validate=validate.Length(min=1)))  # deployments reached via the Responses API
 
 
 class KeySchema(StrictSchema):

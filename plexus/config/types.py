@@ -28,6 +28,10 @@ class Provider:
     quirks: dict = field(default_factory=dict)  # see plexus/quirks.py
     unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
     unsupported_tools: str = "drop"  # a hosted tool with no equivalent here: "drop" or "error"
+    # issue 17: the provider's `embeddings`, `vertex` and `azure` blocks as written (plexus/wire/vertex, azure)
+    embeddings: dict = field(default_factory=dict)
+    vertex: dict = field(default_factory=dict)
+    azure: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Alias:
     selector: str
     targets: tuple
     additional_aliases: tuple = ()
+    kind: str = "chat"  # or "embedding": which calls the alias serves
 
 
 @dataclass(frozen=True)
@@ -94,4 +99,5 @@ class Config:
         """Every secret value this config holds, for redaction."""
         found = [self.admin_key, self.metrics_token] + [k.secret for k in self.keys.values()]
         found += [p.api_key for p in self.providers.values()]
+        found += [p.vertex.get("credentials") for p in self.providers.values() if p.vertex]
         return [s for s in found if s]

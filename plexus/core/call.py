@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 from ..usage.record import UsageRecord
 from ..wire.protocols import ClientStyle
 
-CREATE, COUNT_TOKENS = "create", "count_tokens"
+CREATE, COUNT_TOKENS, EMBED = "create", "count_tokens", "embed"
 
 
 class _Unwatched:
@@ -26,7 +26,7 @@ def _no_watch(upstream: Any) -> _Unwatched:
 @dataclass(slots=True, eq=False)
 class Call:
     style: ClientStyle
-    operation: str  # CREATE or COUNT_TOKENS
+    operation: str  # CREATE, COUNT_TOKENS or EMBED
     request_id: str
     token: str  # the client key as presented ("" when none was)
     read_body: Callable[[], bytes]  # raises a GatewayError when the body cannot be read (too large)

@@ -13,7 +13,8 @@ from ..unified import stops
 from ..wire import quirks
 from ..wire.protocols import Provider
 from ..wire.stream import TranslatedStream
-from .call import Call
+from .call import EMBED, Call
+from .embedding import EmbeddingExchange
 from .errors import InvalidRequest
 
 log = logging.getLogger("plexus.request")
@@ -130,7 +131,10 @@ class CountEstimate:
         self.estimate = orjson.dumps(call.style.count_estimate(body))
 
 
-def exchange_for(call: Call, to: Candidate, body: dict) -> Passthrough | Translation | CountPassthrough | CountEstimate:
+def exchange_for(call: Call, to: Candidate, body: dict) -> Any:
+    """Passthrough | Translation | CountPassthrough | CountEstimate | EmbeddingExchange."""
+    if call.operation == EMBED:
+        return EmbeddingExchange(call, to, body)
     same_family = to.provider.type == call.style.FAMILY
     if call.operation == "count_tokens":
         return (CountPassthrough if same_family else CountEstimate)(call, to, body)

@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from ..wire.registry import PROVIDERS
-from .call import COUNT_TOKENS, Call
+from ..wire.registry import module_for
+from .call import COUNT_TOKENS, EMBED, Call
 from .errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .exchange import Candidate, CountEstimate, exchange_for
 from .gateway import Gateway
@@ -44,6 +44,7 @@ def run(gw: Gateway, call: Call) -> Reply:
             if isinstance(body.get("prompt_cache_key"), str):
                 call.prompt_cache_key = body["prompt_cache_key"]
         rec.alias = call.alias
+        check_kind(config, call)
         link = connect(gw, config, call, body, watch)
         if call.stream:
             chunks = relay_stream(gw, call, link, call.watch_client(link.upstream))
@@ -101,7 +102,7 @@ def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | 
     for n, (target, provider) in enumerate(candidates[: policy.max_attempts]):
         if n and policy.backoff_ms:
             time.sleep(policy.backoff_ms * 2 ** (n - 1) / 1000)
-        to = Candidate(target, provider, PROVIDERS[provider.type])
+        to = Candidate(target, provider, module_for(call.operation, provider, target.model))
         sent = prepared(provider.type == call.style.FAMILY)
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
         exchange = exchange_for(call, to, sent)
@@ -110,13 +111,17 @@ def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | 
             return Link(exchange, None, to, sent)
         attempt = {"provider": provider.id, "model": target.model}
         rec.attempts.append(attempt)
-        headers = to.module.headers(provider, call.client_headers)
-        headers.setdefault("x-request-id", call.request_id)
-        if watch:
-            watch.upstream_request(provider, target.model, exchange.url, headers, exchange.payload)
         started = rec.upstream_started = time.perf_counter()
         try:
-            resp = gw.upstreams.send(provider, exchange.url, headers, exchange.payload, call.stream)
+            headers = to.module.headers(provider, call.client_headers)  # may mint a token (Vertex): fails over
+            headers.setdefault("x-request-id", call.request_id)
+            if watch:
+                watch.upstream_request(provider, target.model, exchange.url, headers, exchange.payload)
+            send = getattr(exchange, "send", None)  # an exchange of several upstream requests sends them itself
+            if send:
+                resp = send(gw.upstreams, provider, headers)
+            else:
+                resp = gw.upstreams.send(provider, exchange.url, headers, exchange.payload, call.stream)
             upstream = UpstreamStream(resp, provider) if call.stream else resp
         except GatewayError as e:
             if watch:
@@ -134,6 +139,18 @@ def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | 
             watch.upstream_answer(resp.status_code, dict(resp.headers))
         return Link(exchange, upstream, to, sent, watch)
     raise error
+
+
+def check_kind(config: Any, call: Call) -> None:
+    """Embedding aliases serve embedding calls only, and chat aliases everything else."""
+    alias = config.names.get(call.alias) if isinstance(call.alias, str) else None
+    if alias is None:
+        return  # the router names the unknown alias
+    wanted = "embedding" if call.operation == EMBED else "chat"
+    if alias.kind != wanted:
+        what = "an embedding model: call its embeddings endpoint" if alias.kind == "embedding" else \
+            "a chat model, not an embedding model"
+        raise InvalidRequest(f"The model '{call.alias}' is {what}", param="model", code="model_kind_mismatch")
 
 
 def conversation(gw: Gateway, call: Call, body: dict) -> Callable[[bool], dict]:

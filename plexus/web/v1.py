@@ -12,11 +12,11 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..core import pipeline
-from ..core.call import COUNT_TOKENS, CREATE, Call
+from ..core.call import COUNT_TOKENS, CREATE, EMBED, Call
 from ..core.errors import GatewayError, NotFound, RequestTooLarge
 from ..core.observers import Reply
 from ..wire import model_lists
-from ..wire.registry import CLIENT_STYLES, FORWARDED_HEADERS
+from ..wire.registry import CLIENT_STYLES, EMBEDDING_STYLES, FORWARDED_HEADERS
 from .hangup import ClientWatcher
 
 log = logging.getLogger("plexus.request")
@@ -36,7 +36,19 @@ def health():
 @bp.get("/v1/models")
 def list_models():
     """The aliases a client may ask for, in the caller's list format (OpenAI's or Anthropic's)."""
-    return model_view(lambda gw, shape, created: model_lists.render_list(shape, gw.config.names, created, request.args))
+    def listing(gw, shape, created):
+        return with_kinds(model_lists.render_list(shape, gw.config.names, created, request.args), gw.config.names)
+
+    return model_view(listing)
+
+
+def with_kinds(listing, names):
+    """Issue 17: entries for embedding aliases say so (`"kind": "embedding"`)."""
+    for entry in listing["data"]:
+        kind = names[entry["id"]].kind
+        if kind != "chat":
+            entry["kind"] = kind
+    return listing
 
 
 @bp.get("/v1/models/<path:model_id>")
@@ -107,6 +119,11 @@ def create(style, **route_args):
     return respond(pipeline.run(gateway(), new_call(style, CREATE, route_args)))
 
 
+def embed(style, **route_args):
+    """OpenAI's `/v1/embeddings`, Gemini's `:embedContent` and `:batchEmbedContents`."""
+    return respond(pipeline.run(gateway(), new_call(style, EMBED, route_args)))
+
+
 def count_tokens(style, **route_args):
     """Anthropic's `count_tokens` and Gemini's `countTokens`: forwarded to an upstream of the same
     family, estimated for the others."""
@@ -155,6 +172,7 @@ OPERATIONS = {
     "create": (create, "POST"),
     "models": (style_models, "GET"),
     "count_tokens": (count_tokens, "POST"),
+    "embed": (embed, "POST"),
     "retrieve": (lambda style, response_id: stored_response(style, response_id, style.retrieve), "GET"),
     "delete": (lambda style, response_id: stored_response(style, response_id, style.delete), "DELETE"),
 }
@@ -162,7 +180,7 @@ OPERATIONS = {
 
 def register_styles(blueprint):
     """Each style's routes name its operations; a new style is a module and a registry line."""
-    for style in CLIENT_STYLES.values():
+    for style in (*CLIENT_STYLES.values(), *EMBEDDING_STYLES.values()):
         for path, operations in style.ROUTES.items():
             for name in (operations,) if isinstance(operations, str) else operations:
                 view, method = OPERATIONS[name]

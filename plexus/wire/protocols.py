@@ -63,6 +63,7 @@ OPERATION_MEMBERS = {
     "count_tokens": ("count_estimate",),
     "retrieve": ("retrieve",),
     "delete": ("delete",),
+    "embed": (),
 }
 
 
@@ -75,6 +76,32 @@ class Provider(Protocol):
     def build_request(self, req: dict, model: str, provider: Any) -> dict: ...
     def parse_response(self, data: dict, quirks: Mapping[str, Any] | None = None) -> dict: ...
     StreamParser: Callable[[Mapping[str, Any] | None], Any]  # (quirks) -> feed(sse event) -> [unified events]
+
+
+@runtime_checkable
+class Embeddings(Protocol):
+    """An embeddings API, both sides (issue 17): as a client style (routes whose operation is `embed`)
+    and as what a provider type's upstream speaks. Never streamed; a translated call may be split
+    into several upstream requests of at most `MAX_BATCH` inputs (plexus/core/embedding.py)."""
+
+    STYLE: str
+    FAMILY: str
+    WIRE: str  # a client and an upstream of the same WIRE take the fast path
+    KEEPS_CONVERSATIONS: bool  # always False: the pipeline asks every style
+    ROUTES: Mapping[str, str]
+    MAX_BATCH: int
+    BASE64: bool  # the upstream encodes base64 vectors itself
+
+    def check_request(self, body: Any, route: Route | None = None) -> tuple[str, bool]: ...
+    def render_error(self, err: Exception, same_family: bool = False) -> tuple[bytes, int]: ...
+    def parse_request(self, body: dict, route: Route | None = None) -> dict: ...
+    def render_response(self, result: dict, alias: str, request: dict) -> dict: ...
+    def passthrough_request(self, body: dict, upstream_model: str, route: Route | None = None) -> tuple[dict, Any]: ...
+    def relay_response(self, raw: bytes, alias: str) -> tuple[bytes, Any]: ...
+    def url(self, provider: Any, model: str, options: Any = None) -> str: ...
+    def headers(self, provider: Any, client_headers: Mapping[str, str] | None = None) -> dict[str, str]: ...
+    def build_request(self, req: dict, model: str, provider: Any, inputs: list) -> dict: ...
+    def parse_response(self, data: dict) -> tuple[list, Any]: ...
 
 
 def members(protocol: type) -> list[str]:

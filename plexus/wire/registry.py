@@ -1,19 +1,48 @@
 """The two registries: client styles by name (the routes they serve) and provider types by name (the
-`type:` of a configured provider). Each entry is checked against its Protocol when registered."""
+`type:` of a configured provider), and the embeddings APIs (client styles and provider types). Each
+entry is checked against its Protocol when registered."""
 
-from .protocols import OPERATION_MEMBERS, ClientStyle, ConversationStyle, Provider, members, missing
+from typing import Any
+
+from ..core.errors import InvalidRequest
+from .protocols import OPERATION_MEMBERS, ClientStyle, ConversationStyle, Embeddings, Provider, members, missing
 from .anthropic import client as anthropic_client, upstream as anthropic_upstream
-from .gemini import client as gemini_client, upstream as gemini_upstream
-from .openai_chat import client as chat_client, upstream as chat_upstream
+from .gemini import client as gemini_client, embeddings as gemini_embeddings, upstream as gemini_upstream
+from .openai_chat import client as chat_client, embeddings as chat_embeddings, upstream as chat_upstream
 from .responses import client as responses_client, upstream as responses_upstream
 
 CLIENT_STYLES: dict[str, ClientStyle] = {}
 PROVIDERS: dict[str, Provider] = {}
+EMBEDDING_STYLES: dict[str, Embeddings] = {}  # client styles of the `embed` operation
+EMBEDDING_PROVIDERS: dict[str, Embeddings] = {}  # provider type -> the embeddings API its upstreams speak
 
 
 def register_provider(name: str, module: Provider) -> None:
-    _check(module, members(Provider), f"provider type '{name}'")
+    """A provider type; one whose models speak different APIs (Vertex: Gemini or Claude) names
+    them in VARIANTS and picks one per model with `for_model(provider, model)`."""
+    for variant in getattr(module, "VARIANTS", None) or (module,):
+        _check(variant, members(Provider), f"provider type '{name}'")
     PROVIDERS[name] = module
+
+
+def register_embeddings(module: Embeddings, provider_types: tuple[str, ...] = (), style: bool = True) -> None:
+    _check(module, members(Embeddings), f"embeddings API '{module.STYLE}'")
+    if style:
+        EMBEDDING_STYLES[module.STYLE] = module
+    for name in provider_types:
+        EMBEDDING_PROVIDERS[name] = module
+
+
+def module_for(operation: str, provider: Any, model: str) -> Any:
+    """The wire module that speaks to this provider's `model` for this operation."""
+    if operation == "embed":
+        module = EMBEDDING_PROVIDERS.get(provider.type)
+        if module is None:
+            raise InvalidRequest(f"Provider '{provider.id}' (type {provider.type}) does not serve embeddings")
+    else:
+        module = PROVIDERS[provider.type]
+    pick = getattr(module, "for_model", None)
+    return pick(provider, model) if pick else module
 
 
 def register_style(module: ClientStyle) -> None:
@@ -40,6 +69,8 @@ for _name, _module in (("chat", chat_upstream), ("messages", anthropic_upstream)
     register_provider(_name, _module)
 for _module in (chat_client, anthropic_client, responses_client, gemini_client):
     register_style(_module)
+register_embeddings(chat_embeddings, ("chat",))
+register_embeddings(gemini_embeddings, ("gemini",))
 
 # every client header some provider passes on: what the HTTP layer keeps from a request
 FORWARDED_HEADERS = tuple(dict.fromkeys(h for p in PROVIDERS.values() for h in p.FORWARDED_HEADERS))

@@ -78,7 +78,7 @@ def test_missing_provider_key_makes_the_provider_unusable_not_the_config():
         ),
         (
             f"providers:\n  a: {{type: chatty, api_base_url: '{BASE}'}}\n",
-            "line 2: providers.a.type: Must be one of: chat, messages, gemini, responses",
+            "line 2: providers.a.type: Must be one of: chat, messages, gemini, responses, vertex, azure",
         ),
         ("providers:\n  a: {type: chat}\n", "line 2: providers.a.api_base_url: required key is missing"),
         (
@@ -109,7 +109,8 @@ def test_every_problem_is_reported_at_once():
         bogus: 1
         """
     )
-    assert sorted(found) == ['line 3: providers.a.type: Must be one of: chat, messages, gemini, responses', 'line 6: bogus: unknown key']
+    assert sorted(found) == ['line 3: providers.a.type: Must be one of: chat, messages, gemini, responses, vertex, azure',
+                             'line 6: bogus: unknown key']
 
 
 def test_duplicate_alias_names_are_rejected():

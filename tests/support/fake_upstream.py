@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import wire
+from . import embedding_wire, wire
 
 
 @dataclass
@@ -122,6 +122,9 @@ class FakeUpstream:
             if body.get("stream"):
                 return Reply(events=wire.anthropic_stream(model, [wire.text_block("Hello from fake")]))
             return Reply(body=wire.anthropic_message(model, [wire.text_block("Hello from fake")]))
+        embedded = embedding_wire.answer(seen.path, body)
+        if embedded is not None:
+            return Reply(body=embedded)
         return Reply(status=404, body={"error": {"message": f"no route {seen.path}", "type": "invalid_request_error", "param": None, "code": None}})
 
     def _serve(self, h, reply):

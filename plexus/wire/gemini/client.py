@@ -88,8 +88,11 @@ def render_stream_error(err):
 
 def render_models(names):
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
+    embedding = ["embedContent", "batchEmbedContents"]  # for names that map to an embedding alias
+    kinds = {n: getattr(a, "kind", "chat") for n, a in names.items()} if isinstance(names, dict) else dict.fromkeys(names)
     return {"models": [{"name": f"models/{n}", "version": "plexus", "displayName": n,
-                        "supportedGenerationMethods": methods} for n in names]}
+                        "supportedGenerationMethods": embedding if kind == "embedding" else methods}
+                       for n, kind in kinds.items()]}
 
 
 def count_estimate(body):
