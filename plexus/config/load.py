@@ -112,7 +112,7 @@ def _build(data, missing, problems):
     if root is None:  # keep going, so every problem in the file is reported at once
         root = {k: v if isinstance(v, dict) else None for k, v in data.items()}
     for path, names in missing.items():
-        is_provider_key = len(path) == 3 and path[0] == "providers" and path[2] == "api_key"
+        is_provider_key = path[:1] == ("providers",) and path[2:] in (("api_key",), ("vertex", "credentials"))
         if not is_provider_key:
             problems.append((path, f"environment variable {', '.join(names)} is not set"))
     keys = {}
@@ -126,8 +126,10 @@ def _build(data, missing, problems):
     for pid, spec in (root.get("providers") or {}).items():
         loaded = _validate(PROVIDER, spec, ("providers", pid), problems)
         if loaded:
-            unset = missing.get(("providers", pid, "api_key"))
-            providers[pid] = _provider(pid, loaded, unset)
+            unset, what = missing.get(("providers", pid, "api_key")), "api_key"
+            if not unset:
+                unset, what = missing.get(("providers", pid, "vertex", "credentials")), "vertex.credentials"
+            providers[pid] = _provider(pid, loaded, unset, what)
     declared = set(root.get("providers") or ())  # invalid providers still exist for targets' sake
     aliases, names = _aliases(root.get("models") or {}, declared, problems)
     admin_key = root.get("admin_key") if isinstance(root.get("admin_key"), str) else None
@@ -158,14 +160,14 @@ def _resilience(root):
     return out
 
 
-def _provider(pid, spec, unset_key_vars):
+def _provider(pid, spec, unset_key_vars, what="api_key"):
     pricing = {
         model: Pricing(**(info or {}).get("pricing", {})) for model, info in (spec.get("models") or {}).items()
     }
     timeouts = spec.get("timeouts") or {}
     reason = None
     if unset_key_vars:
-        reason = f"environment variable {', '.join(unset_key_vars)} (its api_key) is not set"
+        reason = f"environment variable {', '.join(unset_key_vars)} (its {what}) is not set"
     return Provider(
         id=pid,
         type=spec["type"],

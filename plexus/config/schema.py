@@ -80,6 +80,8 @@ class ProviderSchema(StrictSchema):
             raise ValidationError("required key is missing", "api_base_url")
         if data.get("type") == "vertex" and "vertex" not in data:
             raise ValidationError("a vertex provider needs its vertex block (project, location)", "vertex")
+        if data.get("type") == "vertex" and "api_key" not in data and "credentials" not in data["vertex"]:
+            raise ValidationError("give vertex.credentials (a service-account key) or api_key (an access token)", "vertex")
 
 
 class TargetSchema(StrictSchema):
@@ -120,7 +122,7 @@ class VertexSchema(StrictSchema):
 
     project = fields.String(required=True, validate=validate.Length(min=1))
     location = fields.String(required=True, validate=validate.Length(min=1))  # a region, `us`/`eu`, or `global`
-    credentials = fields.String(validate=validate.Length(min=1))  # service-account JSON: a file path or the JSON itself
+    credentials = fields.String(allow_none=True, validate=validate.Length(min=1))  # service-account JSON: a file path or the JSON itself
     anthropic_version = fields.String(validate=validate.Length(min=1))
     publishers = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(["google", "anthropic"])))
 

@@ -31,6 +31,12 @@ class Candidate(NamedTuple):
     def model(self) -> str:
         return self.target.model
 
+    @property
+    def family(self) -> str:
+        """The API the target speaks: its provider type, unless the wire module names another (a
+        Vertex Gemini model speaks `gemini`, an Azure deployment `chat` or `responses`)."""
+        return getattr(self.module, "FAMILY", self.provider.type)
+
 
 class Answer(NamedTuple):
     body: bytes  # what the client gets
@@ -49,7 +55,7 @@ class Passthrough:
         self.style, self.alias = call.style, call.alias
         self.url = to.module.url(to.provider, to.model, call.stream)
         payload, self.relay_options = call.style.passthrough_request(body, to.model, call.stream, call.route)
-        self.payload = orjson.dumps(quirks.apply(payload, to.provider.type, quirks.for_target(to.provider, to.target),
+        self.payload = orjson.dumps(quirks.apply(payload, to.family, quirks.for_target(to.provider, to.target),
                                                  translated=False))
 
     def answer(self, raw: bytes) -> Answer:
@@ -76,7 +82,7 @@ class Translation:
             # the parsers check what they name; this catches a malformed field they did not foresee
             raise InvalidRequest(f"The request could not be translated for this model's provider: a field has an "
                                  f"unexpected type or shape ({type(e).__name__}: {str(e)[:120]})") from None
-        self.payload = orjson.dumps(quirks.apply(payload, to.provider.type, self.quirks))
+        self.payload = orjson.dumps(quirks.apply(payload, to.family, self.quirks))
         # a provider without stop sequences: the gateway ends the answer at one itself
         self.stops = self.request["stop"] if not getattr(to.module, "HONOURS_STOP", True) else None
         self.dropped = self.request.get("dropped_tools") or ()
@@ -135,7 +141,7 @@ def exchange_for(call: Call, to: Candidate, body: dict) -> Any:
     """Passthrough | Translation | CountPassthrough | CountEstimate | EmbeddingExchange."""
     if call.operation == EMBED:
         return EmbeddingExchange(call, to, body)
-    same_family = to.provider.type == call.style.FAMILY
+    same_family = to.family == call.style.FAMILY
     if call.operation == "count_tokens":
         return (CountPassthrough if same_family else CountEstimate)(call, to, body)
     return (Passthrough if same_family else Translation)(call, to, body)

@@ -103,7 +103,7 @@ def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | 
         if n and policy.backoff_ms:
             time.sleep(policy.backoff_ms * 2 ** (n - 1) / 1000)
         to = Candidate(target, provider, module_for(call.operation, provider, target.model))
-        sent = prepared(provider.type == call.style.FAMILY)
+        sent = prepared(to.family == call.style.FAMILY)
         rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
         exchange = exchange_for(call, to, sent)
         rec.fast_path = exchange.fast_path

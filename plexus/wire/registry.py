@@ -10,6 +10,7 @@ from .anthropic import client as anthropic_client, upstream as anthropic_upstrea
 from .gemini import client as gemini_client, embeddings as gemini_embeddings, upstream as gemini_upstream
 from .openai_chat import client as chat_client, embeddings as chat_embeddings, upstream as chat_upstream
 from .responses import client as responses_client, upstream as responses_upstream
+from .vertex import upstream as vertex_upstream
 
 CLIENT_STYLES: dict[str, ClientStyle] = {}
 PROVIDERS: dict[str, Provider] = {}
@@ -65,7 +66,7 @@ def _check(module, names, what):
 
 
 for _name, _module in (("chat", chat_upstream), ("messages", anthropic_upstream), ("responses", responses_upstream),
-                       ("gemini", gemini_upstream)):
+                       ("gemini", gemini_upstream), ("vertex", vertex_upstream)):
     register_provider(_name, _module)
 for _module in (chat_client, anthropic_client, responses_client, gemini_client):
     register_style(_module)
