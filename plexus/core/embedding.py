@@ -39,7 +39,8 @@ class EmbeddingExchange:
     def __init__(self, call: Call, to: Any, body: dict) -> None:
         self.style, self.module, self.alias = call.style, to.module, call.alias
         options = to.provider.embeddings
-        limit = options.get("batch_size") or to.module.MAX_BATCH
+        narrow = getattr(to.module, "batch_limit", None)
+        limit = options.get("batch_size") or (narrow(to.model) if narrow else to.module.MAX_BATCH)
         try:
             self.request = call.style.parse_request(body, call.route)
             inputs = self.request["inputs"]

@@ -79,18 +79,15 @@ class Provider(Protocol):
 
 
 @runtime_checkable
-class Embeddings(Protocol):
-    """An embeddings API, both sides (issue 17): as a client style (routes whose operation is `embed`)
-    and as what a provider type's upstream speaks. Never streamed; a translated call may be split
-    into several upstream requests of at most `MAX_BATCH` inputs (plexus/core/embedding.py)."""
+class EmbeddingStyle(Protocol):
+    """An embeddings API as clients speak it (issue 17): routes whose operation is `embed`. Never
+    streamed; see plexus/core/embedding.py."""
 
     STYLE: str
     FAMILY: str
     WIRE: str  # a client and an upstream of the same WIRE take the fast path
-    KEEPS_CONVERSATIONS: bool  # always False: the pipeline asks every style
     ROUTES: Mapping[str, str]
-    MAX_BATCH: int
-    BASE64: bool  # the upstream encodes base64 vectors itself
+    KEEPS_CONVERSATIONS: bool  # always False: the pipeline asks every style
 
     def check_request(self, body: Any, route: Route | None = None) -> tuple[str, bool]: ...
     def render_error(self, err: Exception, same_family: bool = False) -> tuple[bytes, int]: ...
@@ -98,6 +95,17 @@ class Embeddings(Protocol):
     def render_response(self, result: dict, alias: str, request: dict) -> dict: ...
     def passthrough_request(self, body: dict, upstream_model: str, route: Route | None = None) -> tuple[dict, Any]: ...
     def relay_response(self, raw: bytes, alias: str) -> tuple[bytes, Any]: ...
+
+
+@runtime_checkable
+class EmbeddingUpstream(Protocol):
+    """An embeddings API as a provider type's upstreams speak it. A translated call is split into
+    requests of at most `MAX_BATCH` inputs (a module may narrow it per model with `batch_limit(model)`)."""
+
+    WIRE: str
+    MAX_BATCH: int
+    BASE64: bool  # the upstream encodes base64 vectors itself
+
     def url(self, provider: Any, model: str, options: Any = None) -> str: ...
     def headers(self, provider: Any, client_headers: Mapping[str, str] | None = None) -> dict[str, str]: ...
     def build_request(self, req: dict, model: str, provider: Any, inputs: list) -> dict: ...

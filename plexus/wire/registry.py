@@ -5,17 +5,19 @@ entry is checked against its Protocol when registered."""
 from typing import Any
 
 from ..core.errors import InvalidRequest
-from .protocols import OPERATION_MEMBERS, ClientStyle, ConversationStyle, Embeddings, Provider, members, missing
+from .protocols import (OPERATION_MEMBERS, ClientStyle, ConversationStyle, EmbeddingStyle, EmbeddingUpstream, Provider,
+                        members, missing)
 from .anthropic import client as anthropic_client, upstream as anthropic_upstream
 from .gemini import client as gemini_client, embeddings as gemini_embeddings, upstream as gemini_upstream
 from .openai_chat import client as chat_client, embeddings as chat_embeddings, upstream as chat_upstream
 from .responses import client as responses_client, upstream as responses_upstream
 from .vertex import upstream as vertex_upstream
+from .azure import embeddings as azure_embeddings, upstream as azure_upstream
 
 CLIENT_STYLES: dict[str, ClientStyle] = {}
 PROVIDERS: dict[str, Provider] = {}
-EMBEDDING_STYLES: dict[str, Embeddings] = {}  # client styles of the `embed` operation
-EMBEDDING_PROVIDERS: dict[str, Embeddings] = {}  # provider type -> the embeddings API its upstreams speak
+EMBEDDING_STYLES: dict[str, EmbeddingStyle] = {}  # client styles of the `embed` operation
+EMBEDDING_PROVIDERS: dict[str, EmbeddingUpstream] = {}  # provider type -> the embeddings API its upstreams speak
 
 
 def register_provider(name: str, module: Provider) -> None:
@@ -26,12 +28,14 @@ def register_provider(name: str, module: Provider) -> None:
     PROVIDERS[name] = module
 
 
-def register_embeddings(module: Embeddings, provider_types: tuple[str, ...] = (), style: bool = True) -> None:
-    _check(module, members(Embeddings), f"embeddings API '{module.STYLE}'")
-    if style:
-        EMBEDDING_STYLES[module.STYLE] = module
-    for name in provider_types:
-        EMBEDDING_PROVIDERS[name] = module
+def register_embedding_style(module: EmbeddingStyle) -> None:
+    _check(module, members(EmbeddingStyle), f"embeddings style '{getattr(module, 'STYLE', module.__name__)}'")
+    EMBEDDING_STYLES[module.STYLE] = module
+
+
+def register_embedding_provider(name: str, module: EmbeddingUpstream) -> None:
+    _check(module, members(EmbeddingUpstream), f"embeddings of provider type '{name}'")
+    EMBEDDING_PROVIDERS[name] = module
 
 
 def module_for(operation: str, provider: Any, model: str) -> Any:
@@ -66,12 +70,14 @@ def _check(module, names, what):
 
 
 for _name, _module in (("chat", chat_upstream), ("messages", anthropic_upstream), ("responses", responses_upstream),
-                       ("gemini", gemini_upstream), ("vertex", vertex_upstream)):
+                       ("gemini", gemini_upstream), ("vertex", vertex_upstream), ("azure", azure_upstream)):
     register_provider(_name, _module)
 for _module in (chat_client, anthropic_client, responses_client, gemini_client):
     register_style(_module)
-register_embeddings(chat_embeddings, ("chat",))
-register_embeddings(gemini_embeddings, ("gemini",))
+for _module in (chat_embeddings, gemini_embeddings):
+    register_embedding_style(_module)
+for _name, _module in (("chat", chat_embeddings), ("gemini", gemini_embeddings), ("azure", azure_embeddings)):
+    register_embedding_provider(_name, _module)
 
 # every client header some provider passes on: what the HTTP layer keeps from a request
 FORWARDED_HEADERS = tuple(dict.fromkeys(h for p in PROVIDERS.values() for h in p.FORWARDED_HEADERS))
