@@ -11,7 +11,7 @@ from .anthropic import client as anthropic_client, upstream as anthropic_upstrea
 from .gemini import client as gemini_client, embeddings as gemini_embeddings, upstream as gemini_upstream
 from .openai_chat import client as chat_client, embeddings as chat_embeddings, upstream as chat_upstream
 from .responses import client as responses_client, upstream as responses_upstream
-from .vertex import upstream as vertex_upstream
+from .vertex import embeddings as vertex_embeddings, upstream as vertex_upstream
 from .azure import embeddings as azure_embeddings, upstream as azure_upstream
 
 CLIENT_STYLES: dict[str, ClientStyle] = {}
@@ -76,7 +76,8 @@ for _module in (chat_client, anthropic_client, responses_client, gemini_client):
     register_style(_module)
 for _module in (chat_embeddings, gemini_embeddings):
     register_embedding_style(_module)
-for _name, _module in (("chat", chat_embeddings), ("gemini", gemini_embeddings), ("azure", azure_embeddings)):
+for _name, _module in (("chat", chat_embeddings), ("gemini", gemini_embeddings), ("azure", azure_embeddings),
+                       ("vertex", vertex_embeddings)):
     register_embedding_provider(_name, _module)
 
 # every client header some provider passes on: what the HTTP layer keeps from a request

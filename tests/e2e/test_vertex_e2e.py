@@ -6,12 +6,15 @@ access token at the `global` location."""
 
 import json
 
+import openai
 import pytest
 
 from plexus.config.vertex import vertex_base_url
 from tests.support.chat_styles import STYLES, ask
+from tests.support.embedding_wire import vector
 from tests.support.fake_vertex import FakeVertex
 from tests.support.gateways import alias, gateway_for
+from tests.support.secrets import CLIENT_SECRET
 
 GEMINI, CLAUDE = "gemini-2.5-flash", "claude-sonnet-4@20250514"
 PREFIX = "/v1/projects/test-project/locations"
@@ -40,6 +43,8 @@ def gw(vertex, tmp_path_factory):
             "vgem": alias("vx", GEMINI),
             "vclaude": alias("vx", CLAUDE),
             "vclaude-global": alias("vx-global", "house-model"),
+            "vembed-001": alias("vx", "gemini-embedding-001", kind="embedding"),
+            "vembed-005": alias("vx", "text-embedding-005", kind="embedding"),
         },
     }
     env = {"VERTEX_SA_KEY": json.dumps(vertex.service_account_key()), "VERTEX_TOKEN": STATIC_TOKEN}
@@ -95,3 +100,16 @@ def test_hosts_by_location():
     assert vertex_base_url({"location": "global"}) == "https://aiplatform.googleapis.com"
     assert vertex_base_url({"location": "eu"}) == "https://aiplatform.eu.rep.googleapis.com"
     assert vertex_base_url({"location": "us-east5"}) == "https://us-east5-aiplatform.googleapis.com"
+
+
+@pytest.mark.parametrize("model,batches", [("gemini-embedding-001", [1, 1, 1]), ("text-embedding-005", [3])])
+def test_vertex_embeddings_through_the_openai_sdk(gw, up, model, batches):
+    texts = ["one", "two words", "three more words"]
+    with openai.OpenAI(base_url=gw.url + "/v1", api_key=CLIENT_SECRET, max_retries=0) as client:
+        got = client.embeddings.create(model="vembed-" + model[-3:], input=texts, dimensions=4)
+    assert [d.embedding for d in got.data] == [vector(t, 4) for t in texts]
+    assert got.usage.prompt_tokens == 6  # Vertex's token counts, summed over the requests
+    calls = [r for r in up.requests if r.path.endswith(":predict")]
+    assert [len(c.body["instances"]) for c in calls] == batches
+    assert calls[0].path == f"{PREFIX}/us-east5/publishers/google/models/{model}:predict"
+    assert calls[0].body["parameters"] == {"outputDimensionality": 4}

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from . import gemini_wire, wire
+from .embedding_wire import vector
 from .fake_upstream import FakeUpstream, Reply
 
 VERTEX_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/(?P<publisher>google|anthropic)"
@@ -25,6 +26,16 @@ GOOGLE_AUD = "https://oauth2.googleapis.com/token"  # google-auth's audience, wh
 
 def _b64(segment):
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def predict_answer(model, body):
+    """Vertex's answer to an embedding `:predict`; gemini-embedding-001 refuses more than one instance."""
+    if model == "gemini-embedding-001" and len(body["instances"]) > 1:
+        return google_error(400, "Unable to submit request because the model supports only 1 instance", "INVALID_ARGUMENT")
+    dims = (body.get("parameters") or {}).get("outputDimensionality")
+    return Reply(body={"predictions": [{"embeddings": {"values": vector(i["content"], dims),
+                                            "statistics": {"token_count": len(i["content"].split()), "truncated": False}}}
+                            for i in body["instances"]], "metadata": {"billableCharacterCount": 1}})
 
 
 def google_error(status, message, name):
@@ -67,6 +78,8 @@ class FakeVertex(FakeUpstream):
         if m["publisher"] == "google":
             if m["method"] == "streamGenerateContent" and seen.path.endswith("?alt=sse"):
                 return Reply(events=gemini_wire.stream(["Hello", " from", " Vertex"], model=m["model"]))
+            if m["method"] == "predict":
+                return predict_answer(m["model"], body)
             if m["method"] == "generateContent":
                 return Reply(body=gemini_wire.response([gemini_wire.text("Hello from Vertex")], model=m["model"]))
             return google_error(400, f"unsupported method {m['method']}", "INVALID_ARGUMENT")
