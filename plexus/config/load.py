@@ -190,7 +190,8 @@ def _provider(pid, spec, unset_key_vars, what="api_key"):
 
 
 QUIRKS = ("max_tokens_field", "max_tokens_cap", "strip_cache_control", "reasoning_field", "extra_body", "think_tags",
-          "stream_options", "structured_output", "strip_fields", "tool_choice_named")
+          "stream_options", "structured_output", "strip_fields", "tool_choice_named", "flatten_content",
+          "tool_schema_strip")
 
 
 def _quirks(spec):

@@ -1,6 +1,8 @@
 """The config file's schemas (marshmallow): what each block may hold. Validation only; unknown keys
 are rejected everywhere. `load.py` turns what they accept into the frozen types of `types.py`."""
 
+import datetime
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 PROVIDER_TYPES = ("chat", "messages", "gemini", "responses", "vertex", "azure")
@@ -71,8 +73,10 @@ class ProviderSchema(StrictSchema):
     embeddings = fields.Nested(lambda: EmbeddingOptionsSchema())
     vertex = fields.Nested(lambda: VertexSchema())
     azure = fields.Nested(lambda: AzureSchema())
-    strip_fields = fields.List(fields.String(validate=validate.Length(min=1)))
+    strip_fields = fields.List(fields.String(validate=validate.Length(min=1)))  # plexus/wire/compat.py
     tool_choice_named = fields.Boolean()
+    flatten_content = fields.Boolean()
+    tool_schema_strip = fields.List(fields.String(validate=validate.Length(min=1)))
 
     @validates_schema
     def base_url_or_vertex(self, data, **kwargs):
@@ -127,10 +131,19 @@ class VertexSchema(StrictSchema):
     publishers = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(["google", "anthropic"])))
 
 
+class VersionString(fields.String):
+    """A string that YAML may have read as a date (`api_version: 2024-10-21` unquoted)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class AzureSchema(StrictSchema):
     """`type: azure`: Azure OpenAI deployments (plexus/wire/azure)."""
 
-    api_version = fields.String(validate=validate.Length(min=1))  # set: deployment URLs; unset: the v1 API
+    api_version = VersionString(validate=validate.Length(min=1))  # set: deployment URLs; unset: the v1 API
     auth = fields.String(validate=validate.OneOf(["api-key", "bearer"]))
     responses = fields.List(fields.String(validate=validate.Length(min=1)))  # deployments reached via the Responses API
 

@@ -11,8 +11,12 @@ flags on the provider (or its target), never by sniffing model names.
 | `think_tags: true` | chat: `<think>...</think>` at the start of the text is reasoning |
 | `stream_options: false` | chat: don't send `stream_options` (servers that reject it; usage is then estimated) |
 | `structured_output: tool` | messages: structured output as a forced tool (models without `output_config.format`); translated requests only |
+
+More for OpenAI-compatible servers that accept less (`strip_fields`, `tool_choice_named`, `flatten_content`,
+`tool_schema_strip`): plexus/wire/compat.py.
 """
 
+from . import compat
 from .anthropic import structured
 
 MAX_TOKENS_KEYS = {"chat": ("max_tokens", "max_completion_tokens"), "messages": ("max_tokens",),
@@ -44,6 +48,7 @@ def apply(body, provider_type, quirks, translated=True):
         for key in ("system", "messages", "tools"):
             if key in body:
                 body[key] = without_cache_control(body[key])
+    compat.apply(body, provider_type, quirks)
     if quirks.get("extra_body"):
         merge(body, quirks["extra_body"])
     return body
