@@ -29,6 +29,8 @@ TYPE_LABELS = {
     "messages": "Anthropic Messages",
     "gemini": "Google Gemini",
     "responses": "OpenAI Responses",
+    "vertex": "Google Vertex AI (Gemini and Claude; set its vertex block on the Config page)",
+    "azure": "Azure OpenAI (its azure block on the Config page)",
 }
 PRICES = ("input", "output", "cached_input", "cache_write")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
