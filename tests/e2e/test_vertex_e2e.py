@@ -6,8 +6,10 @@ access token at the `global` location."""
 
 import json
 
+import anthropic
 import openai
 import pytest
+import requests
 
 from plexus.config.vertex import vertex_base_url
 from tests.support.chat_styles import STYLES, ask
@@ -80,6 +82,27 @@ def test_a_vertex_claude_model_in_every_client_style(gw, up, style, stream):
     assert sent.body["anthropic_version"] == "vertex-2023-10-16" and "model" not in sent.body
     assert sent.body["messages"][-1]["role"] == "user" and bool(sent.body.get("stream")) == stream
     assert "anthropic-version" not in sent.headers and "x-api-key" not in sent.headers
+
+
+def test_an_anthropic_client_to_vertex_claude_takes_the_fast_path(gw, up):
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    with anthropic.Anthropic(base_url=gw.url, api_key=CLIENT_SECRET, max_retries=0) as client:
+        got = client.messages.create(model="vclaude", max_tokens=50, system=system, messages=[{"role": "user", "content": "Hi"}],
+                                     extra_headers={"anthropic-beta": "context-1m-2025-08-07"})
+        counted = client.messages.count_tokens(model="vclaude", messages=[{"role": "user", "content": "Hi"}])
+    assert got.content[0].text == "Hello from Vertex Claude" and got.model == "vclaude"
+    sent = up.requests[-1]
+    assert sent.body == {"anthropic_version": "vertex-2023-10-16", "max_tokens": 50, "system": system,
+                         "messages": [{"role": "user", "content": "Hi"}]}
+    assert sent.headers["anthropic-beta"] == "context-1m-2025-08-07"
+    assert counted.input_tokens > 0 and len(up.requests) == 1  # an estimate: Vertex's Claude count is not called
+
+
+def test_a_gemini_count_goes_to_vertex(gw, up):
+    resp = requests.post(f"{gw.url}/v1beta/models/vgem:countTokens", headers={"x-goog-api-key": CLIENT_SECRET},
+                         json={"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}, timeout=10)
+    assert resp.json()["totalTokens"] == 7
+    assert up.requests[-1].path == f"{PREFIX}/us-east5/publishers/google/models/{GEMINI}:countTokens"
 
 
 def test_the_token_is_minted_once_for_all_calls(gw, vertex):

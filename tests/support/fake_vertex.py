@@ -78,6 +78,8 @@ class FakeVertex(FakeUpstream):
         if m["publisher"] == "google":
             if m["method"] == "streamGenerateContent" and seen.path.endswith("?alt=sse"):
                 return Reply(events=gemini_wire.stream(["Hello", " from", " Vertex"], model=m["model"]))
+            if m["method"] == "countTokens":
+                return Reply(body={"totalTokens": 7, "totalBillableCharacters": 20})
             if m["method"] == "predict":
                 return predict_answer(m["model"], body)
             if m["method"] == "generateContent":

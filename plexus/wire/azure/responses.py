@@ -10,6 +10,7 @@ FORWARDED_HEADERS = ()
 build_request = responses.build_request
 parse_response = responses.parse_response
 StreamParser = responses.StreamParser
+HONOURS_STOP = responses.HONOURS_STOP
 headers = endpoint.headers
 
 

@@ -17,3 +17,7 @@ headers = auth.headers
 def url(provider, model, stream):
     base = f"{auth.prefix(provider, PUBLISHER)}/{auth.model_segment(model)}"
     return base + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
+
+
+def count_url(provider, model=None):
+    return f"{auth.prefix(provider, PUBLISHER)}/{auth.model_segment(model or '')}:countTokens"
