@@ -17,6 +17,9 @@ log = logging.getLogger("plexus.storage")
 class SQLiteStorage:
     """storage.base.Storage on one SQLite file."""
 
+    config = None  # one machine: every worker reads the same config file
+    poll_interval = 1.0
+
     def __init__(self, path: str):
         self.path = path
         self.spool_path = path + ".fallback.jsonl"
