@@ -19,9 +19,11 @@ from .core.gateway import Gateway
 from .metrics import SAMPLE_S, Metrics
 from .storage import database_url, open_storage, retention
 from .storage.base import Storage
+from .storage.config_share import ConfigShare
 from .storage.scheduler import Scheduler
 from .usage import UsageAccounting
 from .usage.fallback import FallbackFile
+from .usage.journal import Journal
 from .usage.row import to_row
 from .usage.writer import UsageWriter
 
@@ -39,7 +41,8 @@ class Services:
         self.gateway = gw = gateway
         self.storage = storage
         self.scheduler = Scheduler()
-        self.writer = UsageWriter(storage.usage, FallbackFile(storage.spool_path), lambda rec: to_row(rec, gw.config))
+        self.writer = UsageWriter(storage.usage, FallbackFile(storage.spool_path), lambda rec: to_row(rec, gw.config),
+                                  journal=_journal(storage.spool_path))
         self.usage = UsageAccounting(storage.usage, self.writer)
         gw.sinks.append(self.writer.submit)
         gw.responses = storage.responses
@@ -49,6 +52,7 @@ class Services:
         gw.metrics = Metrics(gw, queue_depth=self.writer.depth)
         gw.sinks.append(gw.metrics.observe)
         self.watcher = None
+        self._store_failing = False  # the last look at the shared tables failed
         self._closed = False
         with _open_lock:
             _open.add(self)
@@ -66,8 +70,13 @@ class Services:
         config = gw.config
         self.watcher = ConfigWatcher(config.path, gw.apply, stamp=config.stamp)
         every(self.watcher.interval, "config-watch", self.watcher.check, first=self.watcher.interval)
-        every(COOLDOWN_SYNC_S, "cooldown-sync", self._sync_cooldowns, first=COOLDOWN_SYNC_S)
-        every(CAPTURE_SYNC_S, "capture-switch", gw.capture.sync, first=CAPTURE_SYNC_S)
+        poll = min(self.storage.poll_interval, COOLDOWN_SYNC_S, CAPTURE_SYNC_S)
+        cooldown_job = every(poll, "cooldown-sync", self._sync_cooldowns, first=poll)
+        gw.cooldowns.on_change = cooldown_job.soon  # this worker's own change is shared at once
+        every(poll, "capture-switch", gw.capture.sync, first=poll)
+        if self.storage.config is not None:  # several machines: one config (storage/config_share.py)
+            share = ConfigShare(self.storage.config, config.path, on_written=self.watcher.check)
+            every(poll, "config-share", share.sync)
         if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
             every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
 
@@ -77,8 +86,16 @@ class Services:
     def _sync_cooldowns(self):
         try:
             self.gateway.cooldowns.sync()
+            self._store_failing = False
         except Exception as e:  # a locked or missing database: the next round tries again
-            log.warning("cooldowns not shared this round: %s", e)
+            if not self._store_failing:
+                log.warning("cooldowns not shared this round: %s", e)
+            self._store_failing = True
+
+    def store_state(self) -> str:
+        """"ok", or "degraded" while the database cannot be reached or records wait in the
+        fallback file for it (`GET /health` shows it)."""
+        return "degraded" if self._store_failing or self.writer.degraded() else "ok"
 
     def close(self) -> None:
         """Stop the background work and store what this worker still holds. Safe to call twice."""
@@ -94,6 +111,16 @@ class Services:
         self.writer.close()
         _step("upstream pools", gw.upstreams.close)
         _step("storage", self.storage.close)
+
+
+def _journal(spool_path):
+    """This worker's usage journal, next to the fallback file (None, logged, where it cannot be made)."""
+    prefix = spool_path.removesuffix(".fallback.jsonl") + ".worker"
+    try:
+        return Journal(prefix)
+    except OSError as e:
+        log.error("usage journal %s unavailable (%s): a killed worker may lose its last records", prefix, e)
+        return None
 
 
 def _step(what, close):
