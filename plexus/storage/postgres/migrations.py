@@ -66,7 +66,6 @@ CREATE FUNCTION plexus_hist_add(a integer[], b integer[]) RETURNS integer[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT COALESCE(array_agg(COALESCE(x, 0) + COALESCE(y, 0) ORDER BY n), '{}')
           FROM unnest(a, b) WITH ORDINALITY AS t(x, y, n) $$;
-CREATE AGGREGATE plexus_hist_sum(integer[]) (SFUNC = plexus_hist_add, STYPE = integer[], INITCOND = '{}');
 CREATE TABLE usage_rollup (
     dim text NOT NULL,                   -- alias | provider | key | model
     bucket bigint NOT NULL,              -- the hour, epoch seconds

@@ -24,8 +24,13 @@ ROW_COLUMNS = ("time", "status", *TOKENS, "cost", "duration_ms", "ttft_ms", *DIM
 
 OF_ROLLUPS = """SUM(requests)::bigint, SUM(errors)::bigint, SUM(cancelled)::bigint, SUM(input_tokens)::bigint,
     SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, SUM(cache_write_tokens)::bigint,
-    SUM(reasoning_tokens)::bigint, COALESCE(SUM(cost), 0), SUM(priced)::bigint,
-    plexus_hist_sum(duration_hist), plexus_hist_sum(ttft_hist)"""
+    SUM(reasoning_tokens)::bigint, COALESCE(SUM(cost), 0), SUM(priced)::bigint"""
+# a histogram column's bins summed per slot and value, set-based: far faster than merging arrays row by row
+BINS_OF_ROLLUPS = """SELECT slot, value, n, SUM(c)::bigint FROM (
+    SELECT ((bucket - %(start)s) / %(step)s)::int AS slot, value, b.c, b.n
+    FROM usage_rollup, unnest({hist}) WITH ORDINALITY AS b(c, n)
+    WHERE dim = %(dim)s AND bucket >= %(start)s AND bucket < %(end)s AND b.c > 0) t
+    GROUP BY slot, value, n"""
 
 _COLUMNS = ("dim", "bucket", "value") + TOTALS + HISTOGRAMS
 UPSERT = (
@@ -85,8 +90,11 @@ def to_array(hist: int) -> list[int]:
     return bins
 
 
-def from_array(bins) -> int:
-    return sum(n << (histogram.FIELD_BITS * i) for i, n in enumerate(bins or ()) if n)
+def add_bins(hists: dict, rows) -> dict:
+    """Histograms {(slot, value): int} from BINS_OF_ROLLUPS rows (bin numbers count from 1)."""
+    for slot, value, n, count in rows:
+        hists[(slot, value)] = hists.get((slot, value), 0) + (count << (histogram.FIELD_BITS * (n - 1)))
+    return hists
 
 
 def _is_error(status):
