@@ -7,6 +7,9 @@ several machines add to the same rollup rows without reading them first.
 Writers hold the shared advisory lock ROLLUP_LOCK, a delete's refold the exclusive one: a refold
 never misses a batch written meanwhile, and batches never wait for each other."""
 
+import sys
+from array import array
+
 from ...usage import histogram
 from ...usage.params import DIMENSIONS
 
@@ -21,6 +24,11 @@ HISTOGRAMS = ("duration_hist", "ttft_hist")
 TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 # what a fold reads of each row
 ROW_COLUMNS = ("time", "status", *TOKENS, "cost", "duration_ms", "ttft_ms", *DIMENSIONS.values())
+
+# a summary reads the rollup rows as they are and adds them up in Python (fold_rollups)
+ROLLUP_ROW = ", ".join(TOTALS + ("duration_bytes", "ttft_bytes"))
+
+_COLUMNS = ("time", "status", *TOKENS, "cost", "duration_ms", "ttft_ms", *DIMENSIONS.values())
 
 OF_ROLLUPS = """SUM(requests)::bigint, SUM(errors)::bigint, SUM(cancelled)::bigint, SUM(input_tokens)::bigint,
     SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, SUM(cache_write_tokens)::bigint,
@@ -90,11 +98,30 @@ def to_array(hist: int) -> list[int]:
     return bins
 
 
-def add_bins(hists: dict, rows) -> dict:
-    """Histograms {(slot, value): int} from BINS_OF_ROLLUPS rows (bin numbers count from 1)."""
-    for slot, value, n, count in rows:
-        hists[(slot, value)] = hists.get((slot, value), 0) + (count << (histogram.FIELD_BITS * (n - 1)))
-    return hists
+def fold_rollups(rows) -> list[tuple]:
+    """(slot, value, *TOTALS, duration blob, ttft blob) per slot and value, from rows of
+    (slot, value, *TOTALS, duration_bytes, ttft_bytes)."""
+    cells = {}
+    for slot, value, *totals, duration, ttft in rows:
+        acc = cells.get((slot, value))
+        if acc is None:
+            acc = cells[(slot, value)] = [0] * len(TOTALS) + [0, 0]
+        for i, v in enumerate(totals):
+            acc[i] += v
+        acc[-2] += _from_words(duration)
+        acc[-1] += _from_words(ttft)
+    return [(*k, *acc[:-2], histogram.to_blob(acc[-2]), histogram.to_blob(acc[-1])) for k, acc in cells.items()]
+
+
+def _from_words(data) -> int:
+    """A histogram from plexus_hist_bytes (big-endian 32-bit bin counts)."""
+    if not data:
+        return 0
+    words = array("I")
+    words.frombytes(bytes(data))
+    if sys.byteorder == "little":
+        words.byteswap()
+    return int.from_bytes(words.tobytes(), sys.byteorder)
 
 
 def _is_error(status):

@@ -82,14 +82,12 @@ class PostgresUsageStore:
         """Rows of (slot, group value or '', *rollup.TOTALS, *histogram blobs). Whole hours come
         from the rollups; finer slots are folded from the rows."""
         if window.step % rollup.HOUR == 0 and window.start % rollup.HOUR == 0:
-            params = {"start": window.start, "end": window.end, "step": window.step, "dim": group_by}
             with self.db.connection() as conn:
-                totals = conn.execute(f"""SELECT ((bucket - %(start)s) / %(step)s)::int AS slot, value, {rollup.OF_ROLLUPS}
-                    FROM usage_rollup WHERE dim = %(dim)s AND bucket >= %(start)s AND bucket < %(end)s
-                    GROUP BY slot, value""", params).fetchall()
-                durations, ttfts = (rollup.add_bins({}, conn.execute(rollup.BINS_OF_ROLLUPS.format(hist=h), params))
-                                    for h in rollup.HISTOGRAMS)
-            return [(*r, _blob(durations.get(r[:2], 0)), _blob(ttfts.get(r[:2], 0))) for r in totals]
+                rows = conn.execute(f"""SELECT ((bucket - %(start)s) / %(step)s)::int, value, {rollup.ROLLUP_ROW}
+                    FROM usage_rollup WHERE dim = %(dim)s AND bucket >= %(start)s AND bucket < %(end)s""",
+                                    {"start": window.start, "end": window.end, "step": window.step, "dim": group_by},
+                                    binary=True)  # bytea in binary: half the bytes, no hex decoding
+                return rollup.fold_rollups(rows)
         column = DIMENSIONS[group_by]
         with self.db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(
