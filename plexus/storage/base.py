@@ -8,6 +8,14 @@ from typing import Protocol
 from ..usage.params import Filters
 from ..usage.summary import Window
 
+# The totals of a usage summary cell, in the order UsageStore.summary() gives them (then the two
+# histograms); usage.summary.Stats reads them in this order.
+ROLLUP_TOTALS = (
+    "requests", "errors", "cancelled", "input_tokens", "output_tokens", "cached_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost", "priced",
+)  # fmt: skip
+ROLLUP_HISTOGRAMS = ("duration_hist", "ttft_hist")
+
 CooldownKey = tuple[str, str]  # (provider id, upstream model)
 CooldownEntry = tuple[float, int, str | None]  # (until, epoch seconds; failures; reason)
 

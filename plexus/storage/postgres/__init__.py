@@ -5,8 +5,8 @@ SQLite (plexus/usage/fallback.py), in the folder $PLEXUS_SPOOL_DIR (default data
 
 import logging
 import os
-import threading
 
+from ..steps import MigratedOnce
 from .captures import PostgresCaptureStore
 from .config import PostgresConfigStore
 from .connect import Database
@@ -21,7 +21,7 @@ DEFAULT_SPOOL_DIR = "data"
 SPOOL_NAME = "plexus-pg.fallback.jsonl"
 
 
-class PostgresStorage:
+class PostgresStorage(MigratedOnce):
     """storage.base.Storage on one PostgreSQL database."""
 
     poll_interval = 0.5  # seconds between reads of what other machines changed (cooldowns, switch, config)
@@ -30,8 +30,6 @@ class PostgresStorage:
         spool_dir = spool_dir or os.environ.get("PLEXUS_SPOOL_DIR") or DEFAULT_SPOOL_DIR
         self.spool_path = os.path.join(spool_dir, SPOOL_NAME)
         os.makedirs(spool_dir, exist_ok=True)
-        self._migrated = False
-        self._lock = threading.Lock()
         self.db = Database(url, self.ensure_schema)
         self.path = self.db.name  # for messages; never holds the password
         self.usage = PostgresUsageStore(self.db)
@@ -47,13 +45,6 @@ class PostgresStorage:
             log.info("database %s: applied %s", self.db.name, ", ".join(applied))
         self._migrated = True
         return applied
-
-    def ensure_schema(self) -> None:
-        """Migrate unless that has worked already in this process (a start without the database)."""
-        if not self._migrated:
-            with self._lock:
-                if not self._migrated:
-                    self.migrate()
 
     def close(self) -> None:
         self.db.close()

@@ -6,19 +6,12 @@ nothing to do. PostgreSQL DDL is transactional, so a failing step leaves nothing
 goes with the transaction, even when the process dies. New steps go at the end; a released step is
 never edited or renamed; plain DDL only (no CREATE INDEX CONCURRENTLY inside a transaction)."""
 
-import time
-from collections.abc import Callable
-from typing import NamedTuple
-
 import psycopg
+
+from ..steps import Migration, applied, apply_missing
 
 LOCK_ID = 7041001  # "plexus migrations"
 LOCK_TIMEOUT = "60s"  # a start waits this long for another machine's migration, then fails loudly
-
-
-class Migration(NamedTuple):
-    name: str
-    apply: Callable[[psycopg.Connection], None]
 
 
 def _script(sql):
@@ -151,15 +144,4 @@ def migrate(conn: psycopg.Connection, migrations: list[Migration] = MIGRATIONS) 
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied double precision NOT NULL)")
-        done = applied(conn)
-        now = []
-        for step in migrations:
-            if step.name not in done:
-                step.apply(conn)
-                conn.execute("INSERT INTO schema_migrations (name, applied) VALUES (%s, %s)", (step.name, time.time()))
-                now.append(step.name)
-    return now
-
-
-def applied(conn: psycopg.Connection) -> set[str]:
-    return {name for (name,) in conn.execute("SELECT name FROM schema_migrations")}
+        return apply_missing(conn, migrations, applied(conn), mark="%s")

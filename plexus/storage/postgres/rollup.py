@@ -12,15 +12,12 @@ from array import array
 
 from ...usage import histogram
 from ...usage.params import DIMENSIONS
+from ..base import ROLLUP_HISTOGRAMS, ROLLUP_TOTALS
 
 HOUR = 3600
 ROLLUP_LOCK = 7041002
 
-TOTALS = (
-    "requests", "errors", "cancelled", "input_tokens", "output_tokens", "cached_tokens",
-    "cache_write_tokens", "reasoning_tokens", "cost", "priced",
-)  # fmt: skip
-HISTOGRAMS = ("duration_hist", "ttft_hist")
+TOTALS, HISTOGRAMS = ROLLUP_TOTALS, ROLLUP_HISTOGRAMS
 TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 # what a fold reads of each row
 ROW_COLUMNS = ("time", "status", *TOKENS, "cost", "duration_ms", "ttft_ms", *DIMENSIONS.values())
