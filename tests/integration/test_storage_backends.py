@@ -119,3 +119,19 @@ def test_gateways_starting_together_apply_each_postgres_step_once(postgres):
     applied = sorted(out.strip() for out, _ in outs)
     assert applied[:2] == ["", ""]  # the two that waited for the lock found nothing to do
     assert applied[2].split(",") == [m.name for m in pg_migrations.MIGRATIONS] + ["slow-step"]
+
+
+def test_postgres_urls_with_libpq_options_are_accepted_and_no_refusal_shows_a_password():
+    from types import SimpleNamespace
+
+    from plexus.config import ConfigError
+    from plexus.storage import database_url
+
+    config = SimpleNamespace(database=None, path="plexus.yaml")
+    for url in ("postgresql://plexus:pw@db.internal:5432/plexus?sslmode=require&connect_timeout=5",
+                "postgres://plexus@db.internal/plexus", "sqlite:///data/x.db", "data/x.db"):
+        assert database_url(config, url) == url
+    for url in ("postgresql://plexus:sekret@db/plexus?no_such_option=1", "mysql://plexus:sekret@db/plexus"):
+        with pytest.raises(ConfigError) as refused:
+            database_url(config, url)
+        assert "sekret" not in str(refused.value) and "database" in str(refused.value)
