@@ -10,6 +10,7 @@ record. Every test that builds an app closes it (`close_app`).
 
 import atexit
 import logging
+import sqlite3
 import threading
 
 from .capture import PRUNE_S as CAPTURE_PRUNE_S, SYNC_S as CAPTURE_SYNC_S, Captures
@@ -53,6 +54,7 @@ class Services:
         gw.sinks.append(gw.metrics.observe)
         self.watcher = None
         self._store_failing = False  # the last look at the shared tables failed
+        self._config_share = None
         self._closed = False
         with _open_lock:
             _open.add(self)
@@ -71,26 +73,33 @@ class Services:
         self.watcher = ConfigWatcher(config.path, gw.apply, stamp=config.stamp)
         every(self.watcher.interval, "config-watch", self.watcher.check, first=self.watcher.interval)
         poll = min(self.storage.poll_interval, COOLDOWN_SYNC_S, CAPTURE_SYNC_S)
-        cooldown_job = every(poll, "cooldown-sync", self._sync_cooldowns, first=poll)
-        gw.cooldowns.on_change = cooldown_job.soon  # this worker's own change is shared at once
-        every(poll, "capture-switch", gw.capture.sync, first=poll)
         if self.storage.config is not None:  # several machines: one config (storage/config_share.py)
-            share = ConfigShare(self.storage.config, config.path, on_written=self.watcher.check)
-            every(poll, "config-share", share.sync)
+            self._config_share = ConfigShare(self.storage.config, config.path, on_written=self.watcher.check)
+        shared_job = every(poll, "shared-state", self._sync_shared, first=poll)
+        gw.cooldowns.on_change = shared_job.soon  # this worker's own cooldown change is shared at once
         if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
             every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
 
     def _store_captures(self):
         self._capture_job.within(self.gateway.capture.store_queued())
 
-    def _sync_cooldowns(self):
+    def _sync_shared(self):
+        """Cooldowns, the capture switch and (several machines) the config, to and from the store.
+        A database that is locked or away is tried again next round, and logged once per outage."""
         try:
             self.gateway.cooldowns.sync()
-            self._store_failing = False
-        except Exception as e:  # a locked or missing database: the next round tries again
+            self.gateway.capture.sync()
+            if self._config_share is not None:
+                self._config_share.sync()
+        except Exception as e:
             if not self._store_failing:
-                log.warning("cooldowns not shared this round: %s", e)
+                log.warning("shared state (cooldowns, capture switch, config) not synced: %s", e,
+                            exc_info=not _is_database_error(e))
             self._store_failing = True
+            return
+        if self._store_failing:
+            log.info("shared state synced again")
+        self._store_failing = False
 
     def store_state(self) -> str:
         """"ok", or "degraded" while the database cannot be reached or records wait in the
@@ -111,6 +120,11 @@ class Services:
         self.writer.close()
         _step("upstream pools", gw.upstreams.close)
         _step("storage", self.storage.close)
+
+
+def _is_database_error(e):
+    """An error of the database (or of reaching it), as opposed to a bug worth a traceback."""
+    return isinstance(e, (sqlite3.Error, OSError)) or type(e).__module__.split(".")[0] in ("psycopg", "psycopg_pool")
 
 
 def _journal(spool_path):

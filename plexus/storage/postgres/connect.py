@@ -19,6 +19,10 @@ log = logging.getLogger("plexus.storage")
 POOL_MIN = 1
 POOL_MAX = 4  # per worker: the writer, the scheduler and a few requests at once (PLEXUS_PG_POOL_MAX)
 WAIT_S = 3.0  # the longest a caller waits for a connection; then it fails (the writer spools)
+# A lost connection is retried with backoff (1 s, 2 s) for this long, then given up; the next caller
+# that needs one starts a fresh attempt at once. psycopg_pool's default (5 minutes of doubling
+# delays) would leave a worker without connections for minutes after the database came back.
+RECONNECT_S = 4.0
 CONNECT_TIMEOUT_S = 3
 
 
@@ -50,6 +54,7 @@ def open_pool(url: str) -> ConnectionPool:
         kwargs["application_name"] = "plexus"
     size = int(os.environ.get("PLEXUS_PG_POOL_MAX") or POOL_MAX)
     return ConnectionPool(url, min_size=min(POOL_MIN, size), max_size=size, kwargs=kwargs, timeout=WAIT_S,
+                          reconnect_timeout=RECONNECT_S,
                           check=ConnectionPool.check_connection, name="plexus", open=True)
 
 
