@@ -88,6 +88,7 @@ def test_a_request_served_by_a_appears_in_bs_management_api(two):
     assert chat(a, "served-by-a").status_code == 200
     found = eventually(lambda: records(b, request_id="served-by-a")["data"], timeout=5)
     assert found[0]["alias"] == "fast" and found[0]["status"] == 200
+    assert "served-by-a" in login(b).get(f"{b.url}/logs/{found[0]['id']}", timeout=5).text  # and B's dashboard
     assert requests.get(b.url + "/health", timeout=5).json() == {"status": "ok", "store": "ok"}
 
 
