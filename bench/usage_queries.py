@@ -1,6 +1,8 @@
-"""Times the management API's usage queries on a SQLite store of 1,000,000 synthetic records.
+"""Times the management API's usage queries on a store of 1,000,000 synthetic records: SQLite by
+default, PostgreSQL with --database postgresql://... (an empty database, or one filled by an earlier
+run, which is reused).
 
-    .venv/bin/python bench/usage_queries.py [--rows N] [--keep PATH]
+    .venv/bin/python bench/usage_queries.py [--rows N] [--keep PATH] [--database URL]
 
 Fills a temporary database through the store's own write path (batches of 5,000, rollups
 included), then times each summary range and the first page of records through the Flask app
@@ -10,6 +12,7 @@ ones. Target: every query under 300 ms.
 
 import argparse
 import math
+import os
 import random
 import sqlite3
 import statistics
@@ -112,8 +115,12 @@ def timed(client, url, runs=5):
 
 
 def exact_percentiles(store, since):
-    with closing(sqlite3.connect(store.path)) as conn:
-        values = sorted(v for (v,) in conn.execute("SELECT duration_ms FROM usage WHERE time >= ?", (since,)))
+    if hasattr(store, "db"):  # PostgreSQL
+        with store.db.connection() as conn:
+            values = sorted(v for (v,) in conn.execute("SELECT duration_ms FROM usage WHERE time >= %s", (since,)))
+    else:
+        with closing(sqlite3.connect(store.path)) as conn:
+            values = sorted(v for (v,) in conn.execute("SELECT duration_ms FROM usage WHERE time >= ?", (since,)))
     return {q: values[max(0, math.ceil(q * len(values)) - 1)] for q in (0.5, 0.95)}
 
 
@@ -121,16 +128,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", help="database path to fill (or reuse if it has rows) instead of a temp one")
+    parser.add_argument("--database", help="a postgresql:// database to fill (or reuse) instead of SQLite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.keep or str(Path(tmp) / "usage.db")
-        store = open_storage(db).usage
+        os.environ.setdefault("PLEXUS_SPOOL_DIR", tmp)  # a PostgreSQL store's local fallback spool
+        db = args.database or args.keep or str(Path(tmp) / "usage.db")
+        storage = open_storage(db)
+        store = storage.usage
         now = time.time()
         if store.query(Filters(), 1, 0)[1] == 0:
             seconds = fill(store, args.rows, now)
             print(f"filled {args.rows:,} rows in {seconds:.1f} s ({args.rows / seconds:,.0f} rows/s through write_batch)")
-        size = sum(p.stat().st_size for p in Path(db).parent.glob(Path(db).name + "*"))
-        print(f"database: {size / 1e6:.0f} MB (rows, indexes, rollups, WAL)\n")
+        print(f"database: {database_size(storage, db) / 1e6:.0f} MB (rows, indexes, rollups{'' if args.database else ', WAL'})\n")
 
         config_path = Path(tmp) / "plexus.yaml"
         config_path.write_text(CONFIG)
@@ -160,6 +169,14 @@ def main():
             print(f"month {key}: histogram {approx:.1f} ms, exact {exact[q]:.1f} ms ({error:+.1f}%)")
         print(f"(histograms: {histogram.BINS_PER_OCTAVE} log bins per octave, so within about ±6%)")
         close_app(app)
+        storage.close()
+
+
+def database_size(storage, db):
+    if hasattr(storage, "db"):
+        with storage.db.connection() as conn:
+            return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return sum(p.stat().st_size for p in Path(db).parent.glob(Path(db).name + "*"))
 
 
 if __name__ == "__main__":

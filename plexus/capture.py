@@ -82,7 +82,10 @@ class Captures:
         self._idle = threading.Condition()
         self._last_prune = 0.0
         self._dirty = False
-        self.sync()
+        try:
+            self.sync()
+        except Exception as e:  # the database is away: off until the sync reads the switch
+            log.warning("capture switch not read at start: %s", e)
 
     # ---- the switch -------------------------------------------------------------------------------
 

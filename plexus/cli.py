@@ -2,7 +2,8 @@
 `python -m plexus check-config [FILE]` validates a config the way start-up
 does, for CI pipelines: the same messages (one problem a line, with file, line and key path), exit
 status 0 when the gateway would start with it, 1 when it would not. Warnings (providers that would
-be unusable) are printed either way."""
+be unusable) are printed either way. `python -m plexus migrate-usage SQLITE POSTGRES` copies a SQLite
+store into PostgreSQL (plexus/storage/copy.py)."""
 
 import argparse
 import os
@@ -59,7 +60,7 @@ def check_config(argv, out=sys.stdout, err=sys.stderr):
 def _check_database(config):
     from .storage import database_url
 
-    database_url(config)  # refuses a database URL that is not SQLite, as start-up does
+    database_url(config)  # refuses a database URL Plexus cannot use, as start-up does
 
 
 def try_alias(argv):
@@ -68,11 +69,20 @@ def try_alias(argv):
     return tryout.main(argv)
 
 
-COMMANDS = {"check-config": check_config, "try": try_alias}
+def migrate_usage(argv):
+    from .storage import copy
+
+    return copy.main(argv)
+
+
+COMMANDS = {"check-config": check_config, "try": try_alias, "migrate-usage": migrate_usage}
 USAGE = """usage: python -m plexus COMMAND ...
   check-config [FILE] [--allow-missing-env]   validate a config file as start-up would
   try ALIAS [--style chat|messages|responses|gemini] [--stream] [--tool] [--image] [--payload FILE]
-                                              send a ready-made request through a running gateway"""
+                                              send a ready-made request through a running gateway
+  migrate-usage sqlite:///OLD.db postgresql://...
+                                              copy usage records and stored responses into PostgreSQL
+                                              (resumable: run it again after a cut)"""
 
 
 def main(argv=None):

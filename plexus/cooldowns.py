@@ -26,8 +26,12 @@ class Cooldowns:
         self._state = {}  # (provider, model) -> (until, failures, reason)
         self._pending = {}  # (provider, model) -> state tuple, or None to delete
         self._lock = threading.Lock()
+        self.on_change = lambda: None  # called after this worker's own change (to share it at once)
         if store is not None:
-            self._load()
+            try:
+                self._load()
+            except Exception as e:  # the database is away: start empty, the sync catches up
+                log.warning("shared cooldowns not loaded at start: %s", e)
 
     # ---- the request path: memory only ------------------------------------------------------------
 
@@ -46,6 +50,7 @@ class Cooldowns:
                 period = max(period, min(retry_after, MAX_RETRY_AFTER_S))
             entry = (self.clock() + period, failures, reason[:200])
             self._state[key] = self._pending[key] = entry
+        self.on_change()
         log.warning("%s/%s cools down for %.0fs after failure %d: %s", provider, model, period, failures, reason)
 
     def succeed(self, provider, model):
@@ -54,6 +59,7 @@ class Cooldowns:
             with self._lock:
                 self._state.pop(key, None)
                 self._pending[key] = None
+            self.on_change()
 
     # ---- management -------------------------------------------------------------------------------
 

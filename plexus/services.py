@@ -10,6 +10,7 @@ record. Every test that builds an app closes it (`close_app`).
 
 import atexit
 import logging
+import sqlite3
 import threading
 
 from .capture import PRUNE_S as CAPTURE_PRUNE_S, SYNC_S as CAPTURE_SYNC_S, Captures
@@ -19,9 +20,11 @@ from .core.gateway import Gateway
 from .metrics import SAMPLE_S, Metrics
 from .storage import database_url, open_storage, retention
 from .storage.base import Storage
+from .storage.config_share import ConfigShare
 from .storage.scheduler import Scheduler
 from .usage import UsageAccounting
 from .usage.fallback import FallbackFile
+from .usage.journal import Journal
 from .usage.row import to_row
 from .usage.writer import UsageWriter
 
@@ -39,7 +42,8 @@ class Services:
         self.gateway = gw = gateway
         self.storage = storage
         self.scheduler = Scheduler()
-        self.writer = UsageWriter(storage.usage, FallbackFile(storage.spool_path), lambda rec: to_row(rec, gw.config))
+        self.writer = UsageWriter(storage.usage, FallbackFile(storage.spool_path), lambda rec: to_row(rec, gw.config),
+                                  journal=_journal(storage.spool_path))
         self.usage = UsageAccounting(storage.usage, self.writer)
         gw.sinks.append(self.writer.submit)
         gw.responses = storage.responses
@@ -49,6 +53,8 @@ class Services:
         gw.metrics = Metrics(gw, queue_depth=self.writer.depth)
         gw.sinks.append(gw.metrics.observe)
         self.watcher = None
+        self._store_failing = False  # the last look at the shared tables failed
+        self._config_share = None
         self._closed = False
         with _open_lock:
             _open.add(self)
@@ -66,19 +72,39 @@ class Services:
         config = gw.config
         self.watcher = ConfigWatcher(config.path, gw.apply, stamp=config.stamp)
         every(self.watcher.interval, "config-watch", self.watcher.check, first=self.watcher.interval)
-        every(COOLDOWN_SYNC_S, "cooldown-sync", self._sync_cooldowns, first=COOLDOWN_SYNC_S)
-        every(CAPTURE_SYNC_S, "capture-switch", gw.capture.sync, first=CAPTURE_SYNC_S)
+        poll = min(self.storage.poll_interval, COOLDOWN_SYNC_S, CAPTURE_SYNC_S)
+        if self.storage.config is not None:  # several machines: one config (storage/config_share.py)
+            self._config_share = ConfigShare(self.storage.config, config.path, on_written=self.watcher.check)
+        shared_job = every(poll, "shared-state", self._sync_shared, first=poll)
+        gw.cooldowns.on_change = shared_job.soon  # this worker's own cooldown change is shared at once
         if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
             every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
 
     def _store_captures(self):
         self._capture_job.within(self.gateway.capture.store_queued())
 
-    def _sync_cooldowns(self):
+    def _sync_shared(self):
+        """Cooldowns, the capture switch and (several machines) the config, to and from the store.
+        A database that is locked or away is tried again next round, and logged once per outage."""
         try:
             self.gateway.cooldowns.sync()
-        except Exception as e:  # a locked or missing database: the next round tries again
-            log.warning("cooldowns not shared this round: %s", e)
+            self.gateway.capture.sync()
+            if self._config_share is not None:
+                self._config_share.sync()
+        except Exception as e:
+            if not self._store_failing:
+                log.warning("shared state (cooldowns, capture switch, config) not synced: %s", e,
+                            exc_info=not _is_database_error(e))
+            self._store_failing = True
+            return
+        if self._store_failing:
+            log.info("shared state synced again")
+        self._store_failing = False
+
+    def store_state(self) -> str:
+        """"ok", or "degraded" while the database cannot be reached or records wait in the
+        fallback file for it (`GET /health` shows it)."""
+        return "degraded" if self._store_failing or self.writer.degraded() else "ok"
 
     def close(self) -> None:
         """Stop the background work and store what this worker still holds. Safe to call twice."""
@@ -94,6 +120,21 @@ class Services:
         self.writer.close()
         _step("upstream pools", gw.upstreams.close)
         _step("storage", self.storage.close)
+
+
+def _is_database_error(e):
+    """An error of the database (or of reaching it), as opposed to a bug worth a traceback."""
+    return isinstance(e, (sqlite3.Error, OSError)) or type(e).__module__.split(".")[0] in ("psycopg", "psycopg_pool")
+
+
+def _journal(spool_path):
+    """This worker's usage journal, next to the fallback file (None, logged, where it cannot be made)."""
+    prefix = spool_path.removesuffix(".fallback.jsonl") + ".worker"
+    try:
+        return Journal(prefix)
+    except OSError as e:
+        log.error("usage journal %s unavailable (%s): a killed worker may lose its last records", prefix, e)
+        return None
 
 
 def _step(what, close):

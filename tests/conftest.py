@@ -10,6 +10,7 @@ import pytest
 from plexus import create_app, services
 from tests.support.configs import config_text
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.postgres import PostgresCluster, server_binaries
 from tests.support.secrets import CLIENT_SECRET, ENV, SECRETS
 
 TESTS = Path(__file__).resolve().parent
@@ -61,7 +62,9 @@ def database_in_tmp(tmp_path_factory):
     environment) keep their SQLite files in a temporary folder unless a test names its own.
     Session-scoped, so that module-scoped gateways started before any test see it too."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATABASE_URL", str(tmp_path_factory.mktemp("db") / "plexus-test.db"))
+        folder = tmp_path_factory.mktemp("db")
+        mp.setenv("DATABASE_URL", str(folder / "plexus-test.db"))
+        mp.setenv("PLEXUS_SPOOL_DIR", str(folder))  # a PostgreSQL store's local spool
         yield
 
 
@@ -149,3 +152,16 @@ def no_secret_in_any_answer(monkeypatch):
         return resp
 
     monkeypatch.setattr(FlaskClient, "open", open_and_check)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster for the session (tests.support.postgres); `.create_database()`
+    gives each test a database of its own. Skips only where Debian's server binaries are missing."""
+    bindir = server_binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): "
+                    "install Debian's postgresql package (.ci/run does)")
+    cluster = PostgresCluster(bindir).init().start()
+    yield cluster
+    cluster.destroy()

@@ -1,12 +1,20 @@
 """The storage interface: one narrow Protocol per concern, and `Storage`, which holds one of each.
 The rest of Plexus uses only these methods, so a second backend (PostgreSQL, issue 20) slots in by
-implementing them; `sqlite/` is the one there is. Rows go in and out as plain dicts and tuples;
+implementing them (`sqlite/` and `postgres/`). Rows go in and out as plain dicts and tuples;
 callers never see SQL."""
 
 from typing import Protocol
 
 from ..usage.params import Filters
 from ..usage.summary import Window
+
+# The totals of a usage summary cell, in the order UsageStore.summary() gives them (then the two
+# histograms); usage.summary.Stats reads them in this order.
+ROLLUP_TOTALS = (
+    "requests", "errors", "cancelled", "input_tokens", "output_tokens", "cached_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost", "priced",
+)  # fmt: skip
+ROLLUP_HISTOGRAMS = ("duration_hist", "ttft_hist")
 
 CooldownKey = tuple[str, str]  # (provider id, upstream model)
 CooldownEntry = tuple[float, int, str | None]  # (until, epoch seconds; failures; reason)
@@ -86,12 +94,24 @@ class CaptureStore(Protocol):
     def clear(self) -> int: ...
 
 
+class ConfigStore(Protocol):
+    """The config file's text shared by several machines (storage.config_share)."""
+
+    def load(self) -> tuple[int, str, float] | None:
+        """(version, text, updated epoch seconds) as last published, or None."""
+
+    def publish(self, text: str, updated: float, origin: str) -> int:
+        """Make `text` the shared config (a new version unless it is so already); returns the version."""
+
+
 class Storage(Protocol):
     usage: UsageStore
     responses: ResponseStore
     cooldowns: CooldownStore
     captures: CaptureStore
+    config: ConfigStore | None  # None: one machine, whose config file every worker reads
     spool_path: str  # a local file for usage rows the database could not take (usage.fallback)
+    poll_interval: float  # seconds between reads of what other workers changed (cooldowns, switch)
 
     def migrate(self) -> list[str]:
         """Bring every table up to date (rows kept); returns the names of the steps applied."""

@@ -1,5 +1,5 @@
 """One background thread (a greenlet under gunicorn's gevent worker) for every periodic job of a
-worker: the config watch, cooldown and capture-switch sync, metrics publishing, capture writing,
+worker: the config watch, the shared-state sync (cooldowns, capture switch, config), metrics publishing, capture writing,
 retention. Each job runs at its interval; it may be asked to run sooner (`Job.soon`, `Job.within`);
 what it returns is ignored. A failing job is logged and tried again at its next turn: the thread outlives
 any surprise. Jobs run one after another, so none may block for long."""

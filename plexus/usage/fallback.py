@@ -66,7 +66,7 @@ class FallbackFile:
                 return 0
             if not os.path.exists(path):
                 return 0
-            rows = _rows(f, path)
+            rows = read_rows(f, path)
             for i in range(0, len(rows), REPLAY_CHUNK):
                 write_batch(rows[i : i + REPLAY_CHUNK])
             os.unlink(path)
@@ -92,7 +92,8 @@ def _is_current(f, path):
         return False
 
 
-def _rows(f, path):
+def read_rows(f, path):
+    """The rows of a JSON-lines file; a line that is not JSON (a write cut short) is logged and skipped."""
     rows = []
     for n, line in enumerate(f, 1):
         line = line.strip()

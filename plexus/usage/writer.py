@@ -1,7 +1,9 @@
-"""The usage writer: takes each finished UsageRecord on the request path (a queue put, nothing more)
-and stores them in batches from one background thread (a greenlet under gunicorn's gevent worker).
+"""The usage writer: takes each finished UsageRecord on the request path (its row made, one line
+appended to this worker's journal, a queue put: nothing more) and stores them in batches from one
+background thread (a greenlet under gunicorn's gevent worker).
 
-Nothing is dropped. A full queue makes the producer wait briefly, then write its record to the
+Nothing is dropped. The journal (journal.py) keeps each row until it is stored, so even a worker
+killed outright loses none: a later worker replays its journal. A full queue makes the producer wait briefly, then write its record to the
 fallback file; a failing database is retried, then the batch goes to the fallback file too; the
 file is replayed at start and whenever the database works again. close() writes what is queued.
 (Rows past the retention period are pruned by the scheduler: plexus/storage/retention.py.)
@@ -37,9 +39,10 @@ class UsageWriter:
     tick = 1.0
     chore_interval = 5.0  # how often to look for a fallback file to replay
 
-    def __init__(self, store, fallback, to_row, **settings):
-        """`store` is a storage.base.UsageStore; `to_row(rec)` makes the stored row. `settings`
-        override the class attributes above (tests use it)."""
+    def __init__(self, store, fallback, to_row, journal=None, **settings):
+        """`store` is a storage.base.UsageStore; `to_row(rec)` makes the stored row; `journal` (a
+        journal.Journal) keeps each row until it is stored. `settings` override the class
+        attributes above (tests use it)."""
         for name, value in settings.items():
             if not hasattr(type(self), name):
                 raise TypeError(f"unknown writer setting '{name}'")
@@ -47,6 +50,7 @@ class UsageWriter:
         self.store = store
         self.fallback = fallback
         self.to_row = to_row
+        self.journal = journal
         self._queue = queue.Queue(self.max_queue)
         self._closed = False
         self._db_down_until = 0.0
@@ -62,16 +66,27 @@ class UsageWriter:
         return self._queue.qsize()
 
     def submit(self, rec):
-        """Queue a finished record. Never raises, never drops: if the queue stays full for
-        `put_timeout`, or the writer is closed, the record goes to the fallback file instead."""
-        if not self._closed:
-            try:
-                self._queue.put(rec, timeout=self.put_timeout)
-                return
-            except queue.Full:
-                log.warning("usage queue full for %.1fs: record %s goes to the fallback file", self.put_timeout,
-                            rec.request_id)
-        self._spill(self._rows([rec]))
+        """Journal and queue a finished record. Never raises, never drops: if the queue stays full
+        for `put_timeout`, or the writer is closed, the record goes to the fallback file instead."""
+        rows = self._rows([rec])
+        if not rows:
+            return
+        if self._closed:  # straight to the fallback file, which is durable itself
+            self._spill(rows)
+            return
+        entry = (rows[0], self._journal(rows[0]))
+        try:
+            self._queue.put(entry, timeout=self.put_timeout)
+            return
+        except queue.Full:
+            log.warning("usage queue full for %.1fs: record %s goes to the fallback file", self.put_timeout,
+                        rec.request_id)
+        self._spill(rows)
+        self._finished([entry])
+
+    def degraded(self) -> bool:
+        """The database failed the last write, or records wait in the fallback file for it."""
+        return time.monotonic() < self._db_down_until or self.fallback.pending()
 
     def flush(self, timeout=10.0):
         """Wait until everything submitted so far is stored (or spilled). False on timeout."""
@@ -94,7 +109,10 @@ class UsageWriter:
             self._thread.join(timeout)
         leftovers = self._drain()  # submitted while stopping, or the thread ran out of time
         if leftovers:
-            self._write(self._rows(leftovers))
+            self._write([row for row, _ in leftovers])
+            self._finished(leftovers)
+        if self.journal is not None:
+            self.journal.close()
 
     # ---- the writer thread ----------------------------------------------------------------------
 
@@ -103,9 +121,10 @@ class UsageWriter:
         while True:
             items = self._collect()
             try:
-                rows = self._rows([i for i in items if not _is_marker(i)])
-                if rows:
-                    self._write(rows)
+                entries = [i for i in items if not _is_marker(i)]
+                if entries:
+                    self._write([row for row, _ in entries])
+                    self._finished(entries)
                 self._chores()
             except Exception:  # the writer must outlive any surprise; _write already spills
                 log.exception("usage writer failed")
@@ -151,6 +170,22 @@ class UsageWriter:
                 log.exception("usage record %s could not be converted", getattr(rec, "request_id", "?"))
         return rows
 
+    def _journal(self, row):
+        """The row's journal generation, or None (no journal, or it cannot be written)."""
+        if self.journal is None:
+            return None
+        try:
+            return self.journal.append(row)
+        except OSError as e:
+            log.error("usage journal unwritable (%s): record %s is held in memory only", e, row.get("request_id"))
+            return None
+
+    def _finished(self, entries):
+        """These rows are stored or spilled: the journal may let them go."""
+        generations = [gen for _, gen in entries if gen is not None]
+        if generations:
+            self.journal.done(generations)
+
     def _write(self, rows):
         if time.monotonic() < self._db_down_until or not self._store(rows):
             self._spill(rows)
@@ -180,11 +215,15 @@ class UsageWriter:
         now = time.monotonic()
         if now >= self._next_chore:
             self._next_chore = now + self.chore_interval
+            if self.journal is not None:
+                self.journal.replay_orphans(self._write)
             if now >= self._db_down_until and self.fallback.pending():
                 self._replay()
 
     def _replay(self):
         try:
+            if self.journal is not None:  # a dead worker's rows: stored, or spilled to the fallback file
+                self.journal.replay_orphans(self._write)
             self.fallback.replay(self.store.write_batch)
         except Exception as e:
             log.warning("usage fallback replay failed, will retry: %s", e)

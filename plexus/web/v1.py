@@ -30,7 +30,10 @@ def gateway():
 
 @bp.get("/health")
 def health():
-    return Response(b'{"status":"ok"}', content_type="application/json")
+    """Always 200 for load balancers; `store` says whether the database is reached (else "degraded":
+    records wait in the local fallback file)."""
+    state = current_app.extensions["plexus.services"].store_state()
+    return Response(b'{"status":"ok","store":"%s"}' % state.encode(), content_type="application/json")
 
 
 @bp.get("/v1/models")

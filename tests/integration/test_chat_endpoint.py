@@ -211,7 +211,7 @@ def test_models_needs_a_key(client):
 
 def test_health_needs_no_auth(client):
     resp = client.get("/health")
-    assert resp.status_code == 200 and resp.json == {"status": "ok"}
+    assert resp.status_code == 200 and resp.json == {"status": "ok", "store": "ok"}
 
 
 def test_unknown_path_is_a_json_404(client):

@@ -1,5 +1,6 @@
 """/v0/management/usage through the Flask test client: auth, the records real requests leave (the
-upstream faked by `responses`), filters, paging, summaries, deletes, and no secret ever shown."""
+upstream faked by `responses`), filters, paging, summaries, deletes, and no secret ever shown; on
+both backends (SQLite and PostgreSQL)."""
 
 import json
 import uuid
@@ -18,9 +19,10 @@ PRICE_IN, PRICE_OUT, PRICE_CACHED = 1.0, 2.0, 0.5  # conftest's up-model, USD pe
 T0 = 1_736_942_400.0  # 2025-01-15T12:00:00Z
 
 
-@pytest.fixture
-def app(env, write_config, upstream, tmp_path):
-    app = create_app(str(write_config(config_text(upstream.url))), watch=False, DATABASE=str(tmp_path / "usage.db"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def app(request, env, write_config, upstream, tmp_path):
+    database = str(tmp_path / "usage.db") if request.param == "sqlite" else request.getfixturevalue("postgres").create_database()
+    app = create_app(str(write_config(config_text(upstream.url))), watch=False, DATABASE=database)
     app.testing = True
     yield app
     close_app(app)

@@ -4,6 +4,8 @@ the periodic jobs (config watch, shared cooldowns, capture switch), and the sche
 import threading
 import time
 
+import pytest
+
 from plexus.config import CooldownPolicy
 from plexus.services import close_app, running
 from plexus.storage.scheduler import Scheduler
@@ -43,10 +45,12 @@ def test_an_app_runs_two_threads_and_close_stops_them_and_stores_what_it_held(en
         assert "late" in f.read()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_cooldowns_and_the_capture_switch_reach_the_other_workers_within_a_second(env, write_config, upstream, make_app,
-                                                                                  tmp_path):
+                                                                                  tmp_path, request, backend):
     path = str(write_config(config_text(upstream.url)))
-    one, two = (make_app(path, DATABASE=str(tmp_path / "shared.db")) for _ in range(2))
+    database = str(tmp_path / "shared.db") if backend == "sqlite" else request.getfixturevalue("postgres").create_database()
+    one, two = (make_app(path, DATABASE=database) for _ in range(2))
     gw1, gw2 = one.extensions["plexus"], two.extensions["plexus"]
     gw1.cooldowns.fail("up", "up-model", "boom", CooldownPolicy())
     gw1.capture.update(enabled=True)

@@ -1,5 +1,6 @@
-"""The SQLite store: usage rows, filters, migrations (by name, and of databases made before them),
-rollups kept in step, summaries, deletes."""
+"""The usage store on both backends (SQLite and PostgreSQL, the `storage` fixture): usage rows,
+filters, rollups kept in step, summaries, deletes, several writers at once; and the SQLite file's
+own concerns (WAL, migrations by name, databases made before them)."""
 
 import sqlite3
 import os
@@ -37,7 +38,12 @@ def row(**kw):
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(storage):
+    return storage.usage
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
     return open_storage(str(tmp_path / "sub" / "usage.db")).usage
 
 
@@ -47,6 +53,10 @@ def day_summary(store, group_by="alias", range_name="day", until=T0 + 120):
 
 
 def sql(store, query, *params):
+    """Rows of a query (`?` placeholders) straight from either backend's database."""
+    if hasattr(store, "db"):
+        with store.db.connection() as conn:
+            return [tuple(r) for r in conn.execute(query.replace("?", "%s"), params).fetchall()]
     with closing(sqlite3.connect(store.path)) as conn:
         return conn.execute(query, params).fetchall()
 
@@ -125,7 +135,8 @@ def test_paging_walks_the_records_in_order(store):
     assert ids == [f"r{i:02}" for i in reversed(range(25))]
 
 
-def test_the_file_is_in_wal_mode_with_indexes_for_time_and_each_dimension(store):
+def test_the_file_is_in_wal_mode_with_indexes_for_time_and_each_dimension(sqlite_store):
+    store = sqlite_store
     assert sql(store, "PRAGMA journal_mode") == [("wal",)]
     indexes = {name for (name,) in sql(store, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage'")}
     dimensions = {f"usage_{c}_time" for c in ("key_name", "alias", "provider", "model", "status", "api_style")}
@@ -189,7 +200,8 @@ def test_a_database_made_before_named_migrations_upgrades_with_everything_in_it(
     assert storage.captures.for_request("req1")["request_id"] == "req1"
 
 
-def test_a_failing_migration_changes_nothing(store):
+def test_a_failing_migration_changes_nothing(sqlite_store):
+    store = sqlite_store
     store.write_batch([row(request_id="kept")])
 
     def broken(conn):
@@ -203,7 +215,8 @@ def test_a_failing_migration_changes_nothing(store):
     assert store.query(Filters(), 10, 0)[1] == 1
 
 
-def test_steps_added_on_two_branches_each_run_once_whatever_their_order(store):
+def test_steps_added_on_two_branches_each_run_once_whatever_their_order(sqlite_store):
+    store = sqlite_store
     ran = []
     one = migrations.Migration("branch-one-step", lambda conn: ran.append("one"))
     two = migrations.Migration("branch-two-step", lambda conn: ran.append("two"))
@@ -286,22 +299,26 @@ def test_prune_removes_rows_older_than_the_cutoff(store):
 WRITER_SCRIPT = """
 import sys, uuid
 from plexus.storage import open_storage
-store = open_storage(sys.argv[1]).usage
+storage = open_storage(sys.argv[1])
 for b in range(20):
-    store.write_batch([{"time": 1736942400.0 + b, "request_id": uuid.uuid4().hex, "alias": sys.argv[2], "status": 200}
-                       for _ in range(25)])
+    storage.usage.write_batch([{"time": 1736942400.0 + b, "request_id": uuid.uuid4().hex, "alias": sys.argv[2],
+                                "status": 200} for _ in range(25)])
+storage.close()
 """
 
 
-def test_several_processes_write_the_same_file_safely(tmp_path):
-    path = str(tmp_path / "shared.db")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_several_processes_write_the_same_store_safely(tmp_path, request, backend):
+    path = str(tmp_path / "shared.db") if backend == "sqlite" else request.getfixturevalue("postgres").create_database()
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, path, f"p{i}"], cwd=ROOT, stderr=subprocess.PIPE)
         for i in range(4)
     ]
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
-    store = open_storage(path).usage
+    storage = open_storage(path)
+    request.addfinalizer(storage.close)
+    store = storage.usage
     assert store.query(Filters(), 1, 0)[1] == 4 * 20 * 25
     assert {g["group"]: g["requests"] for g in day_summary(store)["groups"]} == {f"p{i}": 500 for i in range(4)}
 

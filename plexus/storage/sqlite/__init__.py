@@ -2,8 +2,8 @@
 installed; several worker processes of one machine share it safely."""
 
 import logging
-import threading
 
+from ..steps import MigratedOnce
 from .captures import SQLiteCaptureStore
 from .connect import create_file, transaction, connect, use_wal
 from .cooldowns import SQLiteCooldownStore
@@ -14,14 +14,15 @@ from .usage import SQLiteUsageStore
 log = logging.getLogger("plexus.storage")
 
 
-class SQLiteStorage:
+class SQLiteStorage(MigratedOnce):
     """storage.base.Storage on one SQLite file."""
+
+    config = None  # one machine: every worker reads the same config file
+    poll_interval = 1.0
 
     def __init__(self, path: str):
         self.path = path
         self.spool_path = path + ".fallback.jsonl"
-        self._migrated = False
-        self._lock = threading.Lock()
         self.usage = SQLiteUsageStore(path, self.ensure_schema)
         self.responses = SQLiteResponseStore(path)
         self.cooldowns = SQLiteCooldownStore(path)
@@ -38,13 +39,6 @@ class SQLiteStorage:
             log.info("database %s: applied %s", self.path, ", ".join(applied))
         self._migrated = True
         return applied
-
-    def ensure_schema(self) -> None:
-        """Migrate unless that has worked already in this process."""
-        if not self._migrated:
-            with self._lock:
-                if not self._migrated:
-                    self.migrate()
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes its own connection."""

@@ -13,16 +13,11 @@ Steps run while a worker boots, inside gunicorn's `timeout` (30 s): one that mus
 of rows should do it in the background, not here."""
 
 import sqlite3
-import time
-from collections.abc import Callable
-from typing import NamedTuple
 
+from ..steps import Migration, applied, apply_missing
 from . import rollup
 
-
-class Migration(NamedTuple):
-    name: str
-    apply: Callable[[sqlite3.Connection], None]
+__all__ = ["MIGRATIONS", "USAGE_VERSIONS", "Migration", "applied", "migrate"]
 
 
 USAGE_TABLE = """CREATE TABLE usage (
@@ -154,18 +149,7 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration] = MIGRATIONS) 
     transaction, so that processes starting together apply each step once. Returns the names
     applied now."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
-    done = applied(conn) or _adopt_usage_version(conn)
-    now = []
-    for step in migrations:
-        if step.name not in done:
-            step.apply(conn)
-            conn.execute("INSERT INTO schema_migrations (name, applied) VALUES (?, ?)", (step.name, time.time()))
-            now.append(step.name)
-    return now
-
-
-def applied(conn: sqlite3.Connection) -> set[str]:
-    return {name for (name,) in conn.execute("SELECT name FROM schema_migrations")}
+    return apply_missing(conn, migrations, applied(conn) or _adopt_usage_version(conn))
 
 
 def _adopt_usage_version(conn):

@@ -9,14 +9,11 @@ delete refolds each hour it touched. Needs the histogram functions that connect(
 import sqlite3
 
 from ...usage.params import DIMENSIONS
+from ..base import ROLLUP_HISTOGRAMS, ROLLUP_TOTALS
 
 HOUR = 3600
 
-TOTALS = (
-    "requests", "errors", "cancelled", "input_tokens", "output_tokens", "cached_tokens",
-    "cache_write_tokens", "reasoning_tokens", "cost", "priced",
-)  # fmt: skip
-HISTOGRAMS = ("duration_hist", "ttft_hist")
+TOTALS, HISTOGRAMS = ROLLUP_TOTALS, ROLLUP_HISTOGRAMS
 
 # Aggregates over usage rows and over rollups, both in the order TOTALS + HISTOGRAMS.
 # `priced` counts rows with a known cost, so an all-unpriced total reads as unknown, not as 0.
