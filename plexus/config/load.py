@@ -179,6 +179,10 @@ def _provider(pid, spec, unset_key_vars):
         default_max_tokens=spec.get("default_max_tokens"),
         quirks=_quirks(spec),
         unusable=reason,
+        context_windows={model: info["context_window"] for model, info in (spec.get("models") or {}).items()
+                         if (info or {}).get("context_window")},
+        catalog_provider=spec.get("catalog_provider"),
+        empty_failover=spec.get("empty_failover", True),
     )
 
 
@@ -205,6 +209,8 @@ def _aliases(models, providers, problems):
             selector=loaded["selector"],
             targets=tuple(Target(t["provider"], t["model"], t["weight"], _quirks(t)) for t in loaded["targets"]),
             additional_aliases=tuple(loaded["additional_aliases"]),
+            affinity=loaded["affinity"],
+            affinity_ttl=loaded["affinity_ttl"],
         )
         aliases[name] = alias
         for i, other in enumerate((name, *alias.additional_aliases)):

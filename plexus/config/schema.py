@@ -4,7 +4,7 @@ are rejected everywhere. `load.py` turns what they accept into the frozen types 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 PROVIDER_TYPES = ("chat", "messages", "gemini", "responses")
-SELECTORS = ("random", "in_order")
+SELECTORS = ("random", "in_order", "least_busy", "latency", "cost")
 
 
 class StrictSchema(Schema):
@@ -21,6 +21,7 @@ class PricingSchema(StrictSchema):
 
 class ModelInfoSchema(StrictSchema):
     pricing = fields.Nested(PricingSchema)
+    context_window = fields.Integer(validate=validate.Range(min=1))  # tokens; wins over the catalog's
 
 
 POSITIVE = validate.Range(min=0, min_inclusive=False)
@@ -63,6 +64,9 @@ class ProviderSchema(StrictSchema):
     stream_options = fields.Boolean()
     # issue 19: Anthropic structured output natively (output_config.format) or as a forced tool
     structured_output = fields.String(validate=validate.OneOf(["native", "tool"]))
+    # routing (issue 16): the catalog provider it is, and whether an empty answer fails over
+    catalog_provider = fields.String(validate=validate.Length(min=1))
+    empty_failover = fields.Boolean()
 
 
 class TargetSchema(StrictSchema):
@@ -82,6 +86,9 @@ class AliasSchema(StrictSchema):
         validate=validate.Length(min=1, error="an alias needs at least one target"),
     )
     additional_aliases = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    # session affinity (issue 16): one conversation stays on one target for affinity_ttl seconds
+    affinity = fields.Boolean(load_default=True)
+    affinity_ttl = fields.Float(load_default=3600.0, validate=POSITIVE)
 
     @validates_schema
     def some_weight(self, data, **kwargs):

@@ -27,6 +27,10 @@ class Provider:
     default_max_tokens: int | None = None  # `type: messages`: max_tokens when the client sent none
     quirks: dict = field(default_factory=dict)  # see plexus/quirks.py
     unusable: str | None = None  # why requests cannot go to it (e.g. its key's variable is unset)
+    # routing (issue 16)
+    context_windows: dict = field(default_factory=dict)  # upstream model -> tokens, where the config says
+    catalog_provider: str | None = None  # which catalog provider it is (plexus/catalog.py); None: guessed
+    empty_failover: bool = True  # an empty answer, or a stream with nothing useful before first_byte, fails over
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Alias:
     selector: str
     targets: tuple
     additional_aliases: tuple = ()
+    affinity: bool = True  # a session's requests stay on the target that served it (plexus/core/affinity.py)
+    affinity_ttl: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class Config:
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     metrics_token: str | None = None  # may read GET /metrics, as the admin key may
+    model_facts: dict = field(default_factory=dict, repr=False, compare=False)  # (provider, model) -> catalog.Facts,
+    #   filled when the config is applied (catalog.warm), read on the request path
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]

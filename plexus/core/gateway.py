@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any, Callable
 
-from .. import logging_setup
+from .. import catalog, logging_setup
 from ..cooldowns import Cooldowns
 from .errors import AuthenticationFailed
 from .upstream import Upstreams
@@ -32,6 +32,7 @@ class Gateway:
 
     def apply(self, config: Any) -> None:
         logging_setup.setup(config.log_level, config.log_format)
+        catalog.warm(config)  # prices and context windows looked up now, not per request
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()

@@ -146,6 +146,7 @@ MIGRATIONS = [
     Migration("responses-table", _script(RESPONSES_TABLE)),
     Migration("cooldowns-table", _script(COOLDOWNS_TABLE)),
     Migration("capture-tables", _script(CAPTURE_TABLES)),
+    Migration("usage-price-source", _script("ALTER TABLE usage ADD COLUMN price_source TEXT")),
 ]
 
 
