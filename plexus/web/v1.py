@@ -11,6 +11,7 @@ import orjson
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .. import catalog
 from ..core import pipeline
 from ..core.call import COUNT_TOKENS, CREATE, Call
 from ..core.errors import GatewayError, RequestTooLarge
@@ -42,8 +43,29 @@ def list_models():
     except GatewayError as e:
         return respond(pipeline.error_reply(style, e))
     created = int(gw.config_loaded_at)
-    data = [{"id": name, "object": "model", "created": created, "owned_by": "plexus"} for name in gw.config.names]
+    limits = alias_limits(gw.config)
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "plexus", **openai_limits(limits[name])}
+            for name in gw.config.names]
     return Response(orjson.dumps({"object": "list", "data": data}), content_type="application/json")
+
+
+def alias_limits(config):
+    """Every name's (context window, max output), as the catalog and config know them."""
+    return {name: catalog.alias_limits(config, alias) for name, alias in config.names.items()}
+
+
+def openai_limits(limits):
+    """The fields OpenAI-shaped lists carry them in (OpenRouter's `context_length` and `top_provider`,
+    `context_window` as others name it); none when unknown."""
+    window, output = limits
+    out = {}
+    if window:
+        out.update(context_length=window, context_window=window)
+    if output:
+        out["max_output_tokens"] = output
+    if out:
+        out["top_provider"] = {"context_length": window, "max_completion_tokens": output}
+    return out
 
 
 def client_token():
@@ -131,7 +153,7 @@ def style_models(style):
         gw.authenticate(client_token())
     except GatewayError as e:
         return respond(pipeline.error_reply(style, e))
-    return Response(orjson.dumps(style.render_models(gw.config.names)), content_type="application/json")
+    return Response(orjson.dumps(style.render_models(gw.config.names, alias_limits(gw.config))), content_type="application/json")
 
 
 OPERATIONS = {

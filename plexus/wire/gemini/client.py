@@ -85,10 +85,16 @@ def render_stream_error(err):
     return b"data: " + body + CRLF + CRLF
 
 
-def render_models(names):
+def render_models(names, limits=None):
+    """`limits`: name -> (context window, max output), as inputTokenLimit / outputTokenLimit where known."""
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
     return {"models": [{"name": f"models/{n}", "version": "plexus", "displayName": n,
-                        "supportedGenerationMethods": methods} for n in names]}
+                        "supportedGenerationMethods": methods, **_token_limits((limits or {}).get(n))} for n in names]}
+
+
+def _token_limits(limits):
+    window, output = limits or (None, None)
+    return {k: v for k, v in (("inputTokenLimit", window), ("outputTokenLimit", output)) if v}
 
 
 def count_estimate(body):
