@@ -15,7 +15,9 @@ import threading
 from .capture import PRUNE_S as CAPTURE_PRUNE_S, SYNC_S as CAPTURE_SYNC_S, Captures
 from .config import ConfigWatcher
 from .cooldowns import SYNC_S as COOLDOWN_SYNC_S, Cooldowns
+from .core.affinity import SYNC_S as AFFINITY_SYNC_S, Affinity
 from .core.gateway import Gateway
+from .core.target_stats import SYNC_S as STATS_SYNC_S, TargetStats
 from .metrics import SAMPLE_S, Metrics
 from .storage import database_url, open_storage, retention
 from .storage.base import Storage
@@ -44,6 +46,8 @@ class Services:
         gw.sinks.append(self.writer.submit)
         gw.responses = storage.responses
         gw.cooldowns = Cooldowns(storage.cooldowns)
+        gw.affinity = Affinity(storage.affinity)
+        gw.target_stats = TargetStats(storage.target_stats)
         gw.capture = Captures(storage.captures)
         gw.observers.append(gw.capture.observe)
         gw.metrics = Metrics(gw, queue_depth=self.writer.depth)
@@ -68,6 +72,8 @@ class Services:
         every(self.watcher.interval, "config-watch", self.watcher.check, first=self.watcher.interval)
         every(COOLDOWN_SYNC_S, "cooldown-sync", self._sync_cooldowns, first=COOLDOWN_SYNC_S)
         every(CAPTURE_SYNC_S, "capture-switch", gw.capture.sync, first=CAPTURE_SYNC_S)
+        every(AFFINITY_SYNC_S, "affinity-sync", lambda: self._share("affinity", gw.affinity.sync), first=AFFINITY_SYNC_S)
+        every(STATS_SYNC_S, "target-stats", lambda: self._share("target stats", gw.target_stats.sync), first=STATS_SYNC_S)
         if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
             every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
 
@@ -75,10 +81,14 @@ class Services:
         self._capture_job.within(self.gateway.capture.store_queued())
 
     def _sync_cooldowns(self):
+        self._share("cooldowns", self.gateway.cooldowns.sync)
+
+    @staticmethod
+    def _share(what, sync):
         try:
-            self.gateway.cooldowns.sync()
+            sync()
         except Exception as e:  # a locked or missing database: the next round tries again
-            log.warning("cooldowns not shared this round: %s", e)
+            log.warning("%s not shared this round: %s", what, e)
 
     def close(self) -> None:
         """Stop the background work and store what this worker still holds. Safe to call twice."""

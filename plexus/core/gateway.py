@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from .. import catalog, logging_setup
 from ..cooldowns import Cooldowns
+from .affinity import Affinity
+from .target_stats import TargetStats
 from .errors import AuthenticationFailed
 from .upstream import Upstreams
 from .routing import Router
@@ -27,6 +29,8 @@ class Gateway:
         self.observers: list[Callable] = []  # factories (call, config) -> an observer of that call or None (plexus/core/observers.py)
         self.responses = None  # the storage.base.ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
+        self.affinity = Affinity()  # likewise: which target each session sticks to
+        self.target_stats = TargetStats()  # likewise: requests in flight and TTFT per target
         self.streams_in_flight = 0  # in this worker
         self.apply(config)
 

@@ -14,7 +14,7 @@ COLUMNS = (
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "estimated", "cost", "cost_input", "cost_output", "cost_cached", "cost_cache_write",
     "duration_ms", "ttft_ms", "upstream_ms", "overhead_ms", "tokens_per_second",
-    "price_source",
+    "price_source", "skipped",
 )  # fmt: skip
 
 
@@ -47,6 +47,7 @@ def to_row(rec, config):
         **_costs(cost),
         **_timings(rec, usage.output_tokens),
         "price_source": source if cost is not None else None,
+        "skipped": orjson.dumps(rec.skipped).decode() if rec.skipped else None,
     }
 
 

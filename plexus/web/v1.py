@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .. import catalog
 from ..core import pipeline
+from ..core.affinity import SESSION_HEADERS
 from ..core.call import COUNT_TOKENS, CREATE, Call
 from ..core.errors import GatewayError, RequestTooLarge
 from ..core.observers import Reply
@@ -100,7 +101,11 @@ def new_call(style, operation, route_args):
                 body_size=request.content_length or 0, route_args=route_args, query=request.args,
                 client_headers=forwarded_headers(), source_ip=request.remote_addr, method=request.method,
                 path=request.path, client_request=lambda: (request.url, dict(request.headers)),
-                watch_client=lambda upstream: ClientWatcher(environ, upstream))
+                watch_client=lambda upstream: ClientWatcher(environ, upstream), session_headers=session_headers())
+
+
+def session_headers():
+    return {name: request.headers[name] for name in SESSION_HEADERS if name in request.headers}
 
 
 def respond(reply: Reply) -> Response:
