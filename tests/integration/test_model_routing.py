@@ -240,3 +240,23 @@ def test_cost_picks_the_cheapest_priced_target_for_the_token_mix(gateway, fakes)
     order = [t.model for t in Router().order(config.aliases["cheap"], config, Need(prompt_tokens=1000))]
     assert order == ["gpt-4o-mini", "gpt-4o", "made-up"]
 
+
+def test_the_dashboard_shows_selector_affinity_windows_price_sources_and_skips(gateway, fakes):
+    from tests.support.dashboard import Admin
+
+    a, b = fakes
+    app, client, records = gateway(a.url, b.url, LONG + """
+  cheap: {selector: cost, affinity: false, targets: [{provider: b, model: gpt-4o-mini}, {provider: a, model: gpt-4o}]}""")
+    assert chat(client, "ctx", "word " * 2000).status_code == 200
+    app.extensions["plexus.services"].writer.flush()
+    admin = Admin(app.test_client())
+    assert admin.login().status_code == 303
+    models = admin.get("/models").get_data(as_text=True)
+    assert "sessions stick for 3600 s" in models and "no session affinity" in models
+    assert "cost — cheapest for the request" in models
+    assert "1,000 tokens" in models and "100,000 tokens" in models and "128,000 tokens" in models
+    assert "price: config" in models and 'title="catalog:genai-prices@0.2.3">price: catalog' in models
+    providers = admin.get("/providers").get_data(as_text=True)
+    assert 'title="catalog:genai-prices@0.2.3">catalog' in providers  # gpt-4o-mini at b, priced by the catalog
+    detail = admin.get("/logs/1").get_data(as_text=True)
+    assert "Skipped targets" in detail and "context" in detail and "about 2" in detail
