@@ -17,6 +17,7 @@ from ..wire.registry import PROVIDERS
 from .call import COUNT_TOKENS, Call
 from .errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .affinity import digest as affinity_digest, session_key
+from .empty_answer import stream_detector, whole_is_empty
 from .context_fit import prompt_tokens, requested_output, says_exceeded
 from .exchange import Candidate, CountEstimate, exchange_for
 from .gateway import Gateway
@@ -161,7 +162,7 @@ def attempt(gw: Gateway, call: Call, to: Candidate, exchange: Any, watch: Observ
     gw.target_stats.started(key)
     try:
         resp = gw.upstreams.send(provider, exchange.url, headers, exchange.payload, call.stream)
-        upstream = UpstreamStream(resp, provider) if call.stream else resp
+        upstream = opened(resp, provider, call.stream, provider.empty_failover and call.operation != COUNT_TOKENS)
     except GatewayError as e:
         gw.target_stats.ended(key)
         if watch:
@@ -176,6 +177,23 @@ def attempt(gw: Gateway, call: Call, to: Candidate, exchange: Any, watch: Observ
     if watch:
         watch.upstream_answer(resp.status_code, dict(resp.headers))
     return upstream
+
+
+def opened(resp: Any, provider: Any, stream: bool, check_output: bool) -> Any:
+    """The upstream's answer, with `check_output` checked for output (provider `empty_failover`): a
+    stream is held until it carries some, a whole answer is read now (relay_whole reuses it)."""
+    if stream:
+        return UpstreamStream(resp, provider, stream_detector(provider.type) if check_output else None)
+    if check_output:
+        try:
+            raw = resp.content
+        except Exception:
+            resp.close()
+            raise UpstreamError("The upstream connection broke while sending its answer", status=502) from None
+        if resp.status_code == 200 and whole_is_empty(provider.type, raw):
+            resp.close()
+            raise UpstreamError(f"Provider '{provider.id}' sent an empty answer (no text and no tool call)", status=502)
+    return resp
 
 
 def routing_need(gw: Gateway, config: Any, call: Call, body: Any) -> Need:

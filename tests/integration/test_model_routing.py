@@ -260,3 +260,58 @@ def test_the_dashboard_shows_selector_affinity_windows_price_sources_and_skips(g
     assert 'title="catalog:genai-prices@0.2.3">catalog' in providers  # gpt-4o-mini at b, priced by the catalog
     detail = admin.get("/logs/1").get_data(as_text=True)
     assert "Skipped targets" in detail and "context" in detail and "about 2" in detail
+
+
+EMPTY = """
+  pair-in-order: {selector: in_order, targets: [{provider: a, model: ma}, {provider: b, model: mb}]}
+  stall: {selector: in_order, targets: [{provider: quick, model: ma}, {provider: b, model: mb}]}
+  lenient: {selector: in_order, targets: [{provider: tolerant, model: ma}, {provider: b, model: mb}]}"""
+
+
+def extra_providers(a):
+    return f"""  quick: {{type: chat, api_base_url: "{a}/v1", api_key: ka, timeouts: {{connect: 2, first_byte: 0.5, idle: 5}}}}
+  tolerant: {{type: chat, api_base_url: "{a}/v1", api_key: ka, empty_failover: false}}"""
+
+
+def role_only_stream(model="ma"):
+    from tests.support import wire
+
+    return [wire.sse(wire.chat_chunk(model, {"role": "assistant", "content": ""})),
+            wire.sse(wire.chat_chunk(model, {}, finish_reason="stop")), b"data: [DONE]\n\n"]
+
+
+def test_an_empty_answer_fails_over_unless_the_provider_says_not_to(gateway, fakes):
+    from tests.support import wire
+
+    a, b = fakes
+    app, client, records = gateway(a.url, b.url, EMPTY, extra_providers(a.url))
+    a.reply(body=wire.chat_completion("ma", ""))
+    resp = chat(client, "pair-in-order")
+    assert resp.status_code == 200 and resp.json["choices"][0]["message"]["content"] == "Hello from fake"
+    assert [(x["provider"], x["status"]) for x in records[-1].attempts] == [("a", 502), ("b", 200)]
+    a.reply(body=wire.chat_completion("ma", "", finish_reason="length"))  # the limit was reached: the model's own
+    assert chat(client, "lenient").json["choices"][0]["message"]["content"] == ""
+    a.reply(body=wire.chat_completion("ma", ""))
+    resp = chat(client, "lenient")
+    assert resp.status_code == 200 and resp.json["choices"][0]["message"]["content"] == "" and records[-1].provider == "tolerant"
+
+
+def test_a_stream_with_no_output_or_stalled_before_its_first_output_fails_over(gateway, fakes):
+    from tests.support import wire
+
+    a, b = fakes
+    app, client, records = gateway(a.url, b.url, EMPTY, extra_providers(a.url))
+    a.reply(events=role_only_stream())
+    resp = chat(client, "pair-in-order", stream=True)
+    assert b"Hello" in resp.get_data() and [x["provider"] for x in records[-1].attempts] == ["a", "b"]
+    events = role_only_stream()
+    a.reply(events=events[:1] + [wire.sse(wire.chat_chunk("ma", {"content": "late"}))], gap=1.2)  # a role chunk, then silence
+    resp = chat(client, "stall", stream=True)
+    body = resp.get_data()
+    assert b"Hello" in body and b"late" not in body
+    assert records[-1].attempts[0]["status"] == 504 and "stalled" in records[-1].attempts[0]["error"]
+    app.extensions["plexus"].cooldowns.clear()
+    a.reply(events=[wire.sse(wire.chat_chunk("ma", {"role": "assistant", "content": ""})),
+                    wire.sse(wire.chat_chunk("ma", {"content": "real"})), b"data: [DONE]\n\n"])
+    resp = chat(client, "pair-in-order", stream=True)
+    assert b"real" in resp.get_data() and [x["provider"] for x in records[-1].attempts] == ["a"]
