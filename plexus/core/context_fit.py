@@ -24,27 +24,20 @@ def prompt_tokens(body: Any, body_size: int, smallest_window: int | None) -> int
     rough = estimate_tokens(body_size)
     if smallest_window is None or rough <= smallest_window // 2:
         return rough
-    return estimate_tokens(_text_chars(body)) + _binaries(body) * BINARY_TOKENS
+    chars, binaries = _sizes(body)
+    return estimate_tokens(chars) + binaries * BINARY_TOKENS
 
 
-def _text_chars(value: Any) -> int:
+def _sizes(value: Any) -> tuple[int, int]:
+    """(characters of text, binary attachments) in a parsed body."""
     if isinstance(value, str):
-        return 0 if _is_binary(value) else len(value)
-    if isinstance(value, dict):
-        return sum(_text_chars(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_text_chars(v) for v in value)
-    return 0
-
-
-def _binaries(value: Any) -> int:
-    if isinstance(value, str):
-        return 1 if _is_binary(value) else 0
-    if isinstance(value, dict):
-        return sum(_binaries(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_binaries(v) for v in value)
-    return 0
+        return (0, 1) if _is_binary(value) else (len(value), 0)
+    parts = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    chars = binaries = 0
+    for part in parts:
+        c, b = _sizes(part)
+        chars, binaries = chars + c, binaries + b
+    return chars, binaries
 
 
 def _is_binary(text: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 SYNC_S = 1.0
 DECAY = 0.3  # weight of the newest sample in the average
 STALE_S = 10.0  # a worker that has not published for this long is gone
+REPUBLISH_S = 4.0  # unchanged numbers are published again this often, to stay fresh
 
 
 class TargetStats:
@@ -23,6 +24,7 @@ class TargetStats:
         self._in_flight = {}  # (provider, model) -> n, this worker
         self._ttft = {}  # (provider, model) -> ms, this worker's average
         self._others = {}  # (provider, model) -> (in flight, [ttft averages]) of the other workers
+        self._published = (None, 0.0)  # (what, when) this worker last published
         self._lock = threading.Lock()
 
     # ---- the request path -------------------------------------------------------------------------
@@ -60,7 +62,10 @@ class TargetStats:
             return
         now = self.clock()
         keys = set(self._in_flight) | set(self._ttft)
-        self.store.publish(self.worker, {k: (self._in_flight.get(k, 0), self._ttft.get(k)) for k in keys}, now)
+        mine = {k: (self._in_flight.get(k, 0), self._ttft.get(k)) for k in keys}
+        if mine != self._published[0] or now - self._published[1] > REPUBLISH_S:  # an idle worker writes rarely
+            self.store.publish(self.worker, mine, now)
+            self._published = (mine, now)
         others = {}
         for key, rows in self.store.load(now - STALE_S).items():
             rows = [(n, t) for w, n, t in rows if w != self.worker]

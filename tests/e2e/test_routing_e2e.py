@@ -48,7 +48,7 @@ def test_each_sessions_turns_land_on_one_target_across_workers(gw, fakes, header
         before = len(a.requests)
         turn(gw, {header: session}, 1)
         served[session] = len(a.requests) > before
-    time.sleep(1.6)  # every worker has synced the entries (each second)
+    time.sleep(2.5)  # the serving worker has written its entries and the other has read them (each a second apart)
     for session, on_a in served.items():
         before = len(a.requests)
         turn(gw, {header: session}, 2)

@@ -204,14 +204,20 @@ def test_least_busy_picks_the_target_with_fewest_in_flight_across_workers(gatewa
     assert chat(client, "busy").status_code == 200 and records[-1].provider == "a"
 
 
-def test_least_busy_counts_requests_while_they_run(gateway, fakes):
+def test_least_busy_counts_requests_while_they_run_in_every_worker(gateway, fakes):
     from plexus.core.target_stats import TargetStats
 
-    stats = TargetStats()
-    stats.started(("a", "ma"))
-    stats.started(("a", "ma"))
-    stats.ended(("a", "ma"))
-    assert stats.in_flight(("a", "ma")) == 1 and stats.in_flight(("b", "mb")) == 0
+    app, _, _ = gateway(*(f.url for f in fakes), SELECTORS)
+    store = app.extensions["plexus.services"].storage.target_stats
+    one, two = TargetStats(store, worker="w1"), TargetStats(store, worker="w2")
+    one.started(("a", "ma"))
+    one.started(("a", "ma"))
+    one.ended(("a", "ma"))
+    two.started(("a", "ma"))
+    two.first_byte(("a", "ma"), 200.0)
+    one.sync(), two.sync(), one.sync()
+    assert one.in_flight(("a", "ma")) == 2 and two.in_flight(("a", "ma")) == 2 and one.in_flight(("b", "mb")) == 0
+    assert one.ttft_ms(("a", "ma")) == 200.0
 
 
 def test_latency_prefers_the_lowest_recent_time_to_first_byte(gateway, fakes):
