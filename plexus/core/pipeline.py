@@ -212,7 +212,7 @@ def routing_need(gw: Gateway, config: Any, call: Call, body: Any) -> Need:
 
 
 def not_tried_for_cooldown(gw: Gateway, rec: Any, candidates: list) -> list:
-    tried = {(a["provider"], a["model"]) for a in rec.attempts}
+    tried = {(a["provider"], a["model"]) for a in rec.attempts} | {(rec.provider, rec.model)}
     return [{"provider": t.provider, "model": t.model, "reason": "cooldown"} for t, _ in candidates
             if (t.provider, t.model) not in tried and gw.cooldowns.until(t.provider, t.model) is not None]
 
