@@ -1,4 +1,5 @@
-"""The command line. `python -m plexus try ALIAS` sends a ready-made request (plexus/tryout.py).
+"""The command line. `python -m plexus try ALIAS` sends a ready-made request (plexus/tryout.py);
+`python -m plexus catalog [MODEL]` prints what the model catalog knows (plexus/catalog_cli.py).
 `python -m plexus check-config [FILE]` validates a config the way start-up
 does, for CI pipelines: the same messages (one problem a line, with file, line and key path), exit
 status 0 when the gateway would start with it, 1 when it would not. Warnings (providers that would
@@ -75,14 +76,22 @@ def migrate_usage(argv):
     return copy.main(argv)
 
 
-COMMANDS = {"check-config": check_config, "try": try_alias, "migrate-usage": migrate_usage}
+def show_catalog(argv):
+    from . import catalog_cli
+
+    return catalog_cli.main(argv)
+
+
+COMMANDS = {"check-config": check_config, "try": try_alias, "migrate-usage": migrate_usage, "catalog": show_catalog}
 USAGE = """usage: python -m plexus COMMAND ...
   check-config [FILE] [--allow-missing-env]   validate a config file as start-up would
   try ALIAS [--style chat|messages|responses|gemini] [--stream] [--tool] [--image] [--payload FILE]
                                               send a ready-made request through a running gateway
   migrate-usage sqlite:///OLD.db postgresql://...
                                               copy usage records and stored responses into PostgreSQL
-                                              (resumable: run it again after a cut)"""
+                                              (resumable: run it again after a cut)
+  catalog [MODEL] [--provider KIND] [--config FILE]
+                                              what the built-in catalog knows (prices, context, max output)"""
 
 
 def main(argv=None):

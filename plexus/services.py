@@ -16,7 +16,9 @@ import threading
 from .capture import PRUNE_S as CAPTURE_PRUNE_S, SYNC_S as CAPTURE_SYNC_S, Captures
 from .config import ConfigWatcher
 from .cooldowns import SYNC_S as COOLDOWN_SYNC_S, Cooldowns
+from .core.affinity import SYNC_S as AFFINITY_SYNC_S, Affinity
 from .core.gateway import Gateway
+from .core.target_stats import SYNC_S as STATS_SYNC_S, TargetStats
 from .metrics import SAMPLE_S, Metrics
 from .storage import database_url, open_storage, retention
 from .storage.base import Storage
@@ -48,6 +50,8 @@ class Services:
         gw.sinks.append(self.writer.submit)
         gw.responses = storage.responses
         gw.cooldowns = Cooldowns(storage.cooldowns)
+        gw.affinity = Affinity(storage.affinity)
+        gw.target_stats = TargetStats(storage.target_stats)
         gw.capture = Captures(storage.captures)
         gw.observers.append(gw.capture.observe)
         gw.metrics = Metrics(gw, queue_depth=self.writer.depth)
@@ -77,6 +81,8 @@ class Services:
             self._config_share = ConfigShare(self.storage.config, config.path, on_written=self.watcher.check)
         shared_job = every(poll, "shared-state", self._sync_shared, first=poll)
         gw.cooldowns.on_change = shared_job.soon  # this worker's own cooldown change is shared at once
+        every(AFFINITY_SYNC_S, "affinity-sync", lambda: self._share("affinity", gw.affinity.sync), first=AFFINITY_SYNC_S)
+        every(STATS_SYNC_S, "target-stats", lambda: self._share("target stats", gw.target_stats.sync), first=STATS_SYNC_S)
         if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
             every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
 
@@ -105,6 +111,13 @@ class Services:
         """"ok", or "degraded" while the database cannot be reached or records wait in the
         fallback file for it (`GET /health` shows it)."""
         return "degraded" if self._store_failing or self.writer.degraded() else "ok"
+
+    @staticmethod
+    def _share(what, sync):
+        try:
+            sync()
+        except Exception as e:  # a locked or missing database: the next round tries again
+            log.warning("%s not shared this round: %s", what, e)
 
     def close(self) -> None:
         """Stop the background work and store what this worker still holds. Safe to call twice."""

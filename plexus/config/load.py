@@ -186,6 +186,10 @@ def _provider(pid, spec, unset_key_vars, what="api_key"):
         embeddings=dict(spec.get("embeddings") or {}),
         vertex=dict(spec.get("vertex") or {}),
         azure=dict(spec.get("azure") or {}),
+        context_windows={model: info["context_window"] for model, info in (spec.get("models") or {}).items()
+                         if (info or {}).get("context_window")},
+        catalog_provider=spec.get("catalog_provider"),
+        empty_failover=spec.get("empty_failover", True),
     )
 
 
@@ -214,6 +218,8 @@ def _aliases(models, providers, problems):
             targets=tuple(Target(t["provider"], t["model"], t["weight"], _quirks(t)) for t in loaded["targets"]),
             additional_aliases=tuple(loaded["additional_aliases"]),
             kind=loaded["kind"],
+            affinity=loaded["affinity"],
+            affinity_ttl=loaded["affinity_ttl"],
         )
         aliases[name] = alias
         for i, other in enumerate((name, *alias.additional_aliases)):

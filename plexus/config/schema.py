@@ -7,7 +7,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 PROVIDER_TYPES = ("chat", "messages", "gemini", "responses", "vertex", "azure")
 KINDS = ("chat", "embedding")
-SELECTORS = ("random", "in_order")
+SELECTORS = ("random", "in_order", "least_busy", "latency", "cost")
 
 
 class StrictSchema(Schema):
@@ -24,6 +24,7 @@ class PricingSchema(StrictSchema):
 
 class ModelInfoSchema(StrictSchema):
     pricing = fields.Nested(PricingSchema)
+    context_window = fields.Integer(validate=validate.Range(min=1))  # tokens; wins over the catalog's
 
 
 POSITIVE = validate.Range(min=0, min_inclusive=False)
@@ -86,6 +87,9 @@ class ProviderSchema(StrictSchema):
             raise ValidationError("a vertex provider needs its vertex block (project, location)", "vertex")
         if data.get("type") == "vertex" and "api_key" not in data and "credentials" not in data["vertex"]:
             raise ValidationError("give vertex.credentials (a service-account key) or api_key (an access token)", "vertex")
+    # routing (issue 16): the catalog provider it is, and whether an empty answer fails over
+    catalog_provider = fields.String(validate=validate.Length(min=1))
+    empty_failover = fields.Boolean()
 
 
 class TargetSchema(StrictSchema):
@@ -106,6 +110,9 @@ class AliasSchema(StrictSchema):
         validate=validate.Length(min=1, error="an alias needs at least one target"),
     )
     additional_aliases = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    # session affinity (issue 16): one conversation stays on one target for affinity_ttl seconds
+    affinity = fields.Boolean(load_default=True)
+    affinity_ttl = fields.Float(load_default=3600.0, validate=POSITIVE)
 
     @validates_schema
     def some_weight(self, data, **kwargs):

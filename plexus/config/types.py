@@ -32,6 +32,10 @@ class Provider:
     embeddings: dict = field(default_factory=dict)
     vertex: dict = field(default_factory=dict)
     azure: dict = field(default_factory=dict)
+    # routing (issue 16)
+    context_windows: dict = field(default_factory=dict)  # upstream model -> tokens, where the config says
+    catalog_provider: str | None = None  # which catalog provider it is (plexus/catalog.py); None: guessed
+    empty_failover: bool = True  # an empty answer, or a stream with nothing useful before first_byte, fails over
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Alias:
     targets: tuple
     additional_aliases: tuple = ()
     kind: str = "chat"  # or "embedding": which calls the alias serves
+    affinity: bool = True  # a session's requests stay on the target that served it (plexus/core/affinity.py)
+    affinity_ttl: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class Config:
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     metrics_token: str | None = None  # may read GET /metrics, as the admin key may
+    model_facts: dict = field(default_factory=dict, repr=False, compare=False)  # (provider, model) -> catalog.Facts,
+    #   filled when the config is applied (catalog.warm), read on the request path
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]

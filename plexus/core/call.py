@@ -45,11 +45,13 @@ class Call:
     # themselves and name the target: never set from what a client sent
     key_name: str | None = None  # the name the record carries instead of a client key's
     targets: list | None = None  # (Target, Provider) pairs tried instead of the alias's
+    session_headers: Mapping[str, str] = field(default_factory=dict)  # headers naming a session (core/affinity.py)
     # learned along the pipeline
     alias: str | None = None
     stream: bool = False
     prompt_cache_key: str | None = None  # the client's conversation key (OpenAI's `prompt_cache_key`), if it sent one
     record: UsageRecord = None
+    in_flight: tuple | None = None  # the (provider, model) this call counts in flight against, until it ends
     _raw: bytes | None = None
 
     def __post_init__(self) -> None:

@@ -10,8 +10,10 @@ import os
 import time
 from typing import Any, Callable
 
-from .. import logging_setup
+from .. import catalog, logging_setup
 from ..cooldowns import Cooldowns
+from .affinity import Affinity
+from .target_stats import TargetStats
 from .errors import AuthenticationFailed
 from .upstream import Upstreams
 from .routing import Router
@@ -27,11 +29,14 @@ class Gateway:
         self.observers: list[Callable] = []  # factories (call, config) -> an observer of that call or None (plexus/core/observers.py)
         self.responses = None  # the storage.base.ResponseStore, for API styles that keep conversation state
         self.cooldowns = Cooldowns()  # memory only until create_app shares it through the database
+        self.affinity = Affinity()  # likewise: which target each session sticks to
+        self.target_stats = TargetStats()  # likewise: requests in flight and TTFT per target
         self.streams_in_flight = 0  # in this worker
         self.apply(config)
 
     def apply(self, config: Any) -> None:
         logging_setup.setup(config.log_level, config.log_format)
+        catalog.warm(config)  # prices and context windows looked up now, not per request
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()

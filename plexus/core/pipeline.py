@@ -14,11 +14,15 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from ..wire.registry import module_for
-from .call import COUNT_TOKENS, EMBED, Call
+from .call import COUNT_TOKENS, CREATE, EMBED, Call
 from .errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .affinity import digest as affinity_digest, session_key
+from .empty_answer import stream_detector, whole_is_empty
+from .context_fit import prompt_tokens, requested_output, says_exceeded
 from .exchange import Candidate, CountEstimate, exchange_for
 from .gateway import Gateway
 from .observers import Observer, Reply, observers_for
+from .routing import Need, too_long, window_of
 from .upstream import UpstreamStream, retry_after
 
 log = logging.getLogger("plexus.request")
@@ -57,7 +61,7 @@ def run(gw: Gateway, call: Call) -> Reply:
             log.exception("unexpected error on %s %s", call.method, call.path)
             e = GatewayError("Internal gateway error", status=500)
         rec.finish(e.status, e.message)
-        gw.record(rec)
+        done(gw, call)
         same_family = call.operation == COUNT_TOKENS or rec.provider_type == call.style.FAMILY
         reply = error_reply(call.style, e, same_family)
     if watch:
@@ -93,52 +97,148 @@ class Link:
 def connect(gw: Gateway, config: Any, call: Call, body: dict, watch: Observer | None) -> Link:
     """Call the targets in order until one answers: a failure before the client has had a byte
     (connection, timeout, a retryable status, a stream that dies before its first chunk) cools
-    that target down and moves on."""
+    that target down and moves on; an upstream that says the prompt is too long for it moves on to
+    a target with a larger window (no cooldown: the target is fine)."""
     rec = call.record
     policy = config.failover
-    candidates = call.targets or gw.router.candidates(config, call.alias, gw.cooldowns)
+    if call.targets:  # named by a caller inside the gateway: no routing
+        need, candidates = Need(), call.targets
+    else:
+        need = routing_need(gw, config, call, body)
+        candidates = gw.router.candidates(config, call.alias, gw.cooldowns, need, gw.affinity, gw.target_stats)
     prepared = conversation(gw, call, body)
-    error = None
-    for n, (target, provider) in enumerate(candidates[: policy.max_attempts]):
-        if n and policy.backoff_ms:
-            time.sleep(policy.backoff_ms * 2 ** (n - 1) / 1000)
-        to = Candidate(target, provider, module_for(call.operation, provider, target.model))
-        sent = prepared(to.family == call.style.FAMILY)
-        rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
-        exchange = exchange_for(call, to, sent)
-        rec.fast_path = exchange.fast_path
-        if isinstance(exchange, CountEstimate):
-            return Link(exchange, None, to, sent)
-        attempt = {"provider": provider.id, "model": target.model}
-        rec.attempts.append(attempt)
-        started = rec.upstream_started = time.perf_counter()
-        try:
-            headers = to.module.headers(provider, call.client_headers)  # may mint a token (Vertex): fails over
-            headers.setdefault("x-request-id", call.request_id)
-            if watch:
-                watch.upstream_request(provider, target.model, exchange.url, headers, exchange.payload)
-            send = getattr(exchange, "send", None)  # an exchange of several upstream requests sends them itself
-            if send:
-                resp = send(gw.upstreams, provider, headers)
-            else:
-                resp = gw.upstreams.send(provider, exchange.url, headers, exchange.payload, call.stream)
-            upstream = UpstreamStream(resp, provider) if call.stream else resp
-        except GatewayError as e:
-            if watch:
-                watch.upstream_failed(e)
-            attempt.update(status=e.status, error=e.message[:200], ms=round((time.perf_counter() - started) * 1000, 1))
-            rec.upstream_s += time.perf_counter() - started  # a failed attempt's wait is upstream time too
-            if not retryable(e, policy):
-                raise
-            gw.cooldowns.fail(provider.id, target.model, e.message, config.cooldown, retry_after(e))
-            error = e
-            continue
-        attempt.update(status=resp.status_code, ms=round((time.perf_counter() - started) * 1000, 1))
-        gw.cooldowns.succeed(provider.id, target.model)
-        if watch:
-            watch.upstream_answer(resp.status_code, dict(resp.headers))
-        return Link(exchange, upstream, to, sent, watch)
+    error, exceeded = None, None  # exceeded: the window a target said was too small (0: unknown)
+    tried = 0
+    try:
+        for target, provider in candidates:
+            if tried >= policy.max_attempts:
+                break
+            window = window_of(config, target)
+            if exceeded is not None and window is not None and window <= exceeded:
+                need.skipped.append({"provider": provider.id, "model": target.model, "reason": "context",
+                                     "detail": f"a target with window {exceeded} said the prompt is too long"})
+                continue
+            if tried and policy.backoff_ms:
+                time.sleep(policy.backoff_ms * 2 ** (tried - 1) / 1000)
+            tried += 1
+            to = Candidate(target, provider, module_for(call.operation, provider, target.model))
+            sent = prepared(to.family == call.style.FAMILY)
+            rec.provider, rec.model, rec.provider_type = provider.id, target.model, provider.type
+            exchange = exchange_for(call, to, sent)
+            rec.fast_path = exchange.fast_path
+            if isinstance(exchange, CountEstimate):
+                return Link(exchange, None, to, sent)
+            try:
+                upstream = attempt(gw, call, to, exchange, watch)
+            except GatewayError as e:
+                if says_exceeded(e):
+                    exceeded, error = max(exceeded or 0, window or 0), e
+                    continue
+                if not retryable(e, policy):
+                    raise
+                gw.cooldowns.fail(provider.id, target.model, e.message, config.cooldown, retry_after(e))
+                error = e
+                continue
+            gw.cooldowns.succeed(provider.id, target.model)
+            if need.session:  # set only for an alias with affinity on
+                alias = config.names[call.alias]
+                gw.affinity.remember(need.session, provider.id, target.model, alias.affinity_ttl)
+            return Link(exchange, upstream, to, sent, watch)
+    finally:
+        rec.skipped = need.skipped + not_tried_for_cooldown(gw, rec, candidates)
+    if exceeded is not None and isinstance(error, UpstreamError):
+        raise too_long_for_all(config, call, need, error)
     raise error
+
+
+def attempt(gw: Gateway, call: Call, to: Candidate, exchange: Any, watch: Observer | None) -> Any:
+    """One upstream call, counted in flight for the selectors while it waits; returns the open
+    answer (a stream whose first chunk has come) or raises a GatewayError."""
+    rec, provider, key = call.record, to.provider, (to.provider.id, to.model)
+    entry = {"provider": provider.id, "model": to.model}
+    rec.attempts.append(entry)
+    started = rec.upstream_started = time.perf_counter()
+    gw.target_stats.started(key)
+    try:
+        headers = to.module.headers(provider, call.client_headers)  # may mint a token (Vertex): fails over
+        headers.setdefault("x-request-id", call.request_id)
+        if watch:
+            watch.upstream_request(provider, to.model, exchange.url, headers, exchange.payload)
+        send = getattr(exchange, "send", None)  # an exchange of several upstream requests sends them itself
+        if send:
+            resp = send(gw.upstreams, provider, headers)
+        else:
+            resp = gw.upstreams.send(provider, exchange.url, headers, exchange.payload, call.stream)
+        upstream = opened(resp, provider, to.family, call.stream, provider.empty_failover and call.operation == CREATE)
+    except GatewayError as e:
+        gw.target_stats.ended(key)
+        if watch:
+            watch.upstream_failed(e)
+        entry.update(status=e.status, error=e.message[:200], ms=round((time.perf_counter() - started) * 1000, 1))
+        rec.upstream_s += time.perf_counter() - started  # a failed attempt's wait is upstream time too
+        raise
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    entry.update(status=resp.status_code, ms=ms)
+    gw.target_stats.first_byte(key, ms)
+    call.in_flight = key  # ended when the call is recorded
+    if watch:
+        watch.upstream_answer(resp.status_code, dict(resp.headers))
+    return upstream
+
+
+def opened(resp: Any, provider: Any, family: str, stream: bool, check_output: bool) -> Any:
+    """The upstream's answer, with `check_output` checked for output (provider `empty_failover`): a
+    stream is held until it carries some, a whole answer is read now (relay_whole reuses it)."""
+    if stream:
+        return UpstreamStream(resp, provider, stream_detector(family) if check_output else None)
+    if check_output:
+        try:
+            raw = resp.content
+        except Exception:
+            resp.close()
+            raise UpstreamError("The upstream connection broke while sending its answer", status=502) from None
+        if resp.status_code == 200 and whole_is_empty(family, raw):
+            resp.close()
+            raise UpstreamError(f"Provider '{provider.id}' sent an empty answer (no text and no tool call)", status=502)
+    return resp
+
+
+def routing_need(gw: Gateway, config: Any, call: Call, body: Any) -> Need:
+    """What the router must know of this request: its session (for affinity) and its size."""
+    alias = gw.router.resolve(config, call.alias)
+    need = Need()
+    if call.operation == COUNT_TOKENS:
+        return need
+    session = session_key(body, call.session_headers)
+    if session and alias.affinity:
+        need.session = affinity_digest(call.record.key_name, alias.name, session)
+    windows = [w for w in (window_of(config, t) for t in alias.targets) if w]
+    need.prompt_tokens = prompt_tokens(body, call.body_size, min(windows) if windows else None)
+    need.max_output = requested_output(body)
+    return need
+
+
+def not_tried_for_cooldown(gw: Gateway, rec: Any, candidates: list) -> list:
+    tried = {(a["provider"], a["model"]) for a in rec.attempts} | {(rec.provider, rec.model)}
+    return [{"provider": t.provider, "model": t.model, "reason": "cooldown"} for t, _ in candidates
+            if (t.provider, t.model) not in tried and gw.cooldowns.until(t.provider, t.model) is not None]
+
+
+def too_long_for_all(config: Any, call: Call, need: Need, error: UpstreamError) -> GatewayError:
+    """The 400 for a prompt no target could take, naming the largest window there is."""
+    targets = [t for t, _ in call.targets] if call.targets else config.names[call.alias].targets
+    windows = [w for w in (window_of(config, t) for t in targets) if w]
+    if not windows:
+        return error
+    return too_long(call.alias, need.tokens, max(windows))
+
+
+def done(gw: Gateway, call: Call) -> None:
+    """The call is over: its target no longer counts it in flight, and its record goes to the sinks."""
+    if call.in_flight is not None:
+        gw.target_stats.ended(call.in_flight)
+        call.in_flight = None
+    gw.record(call.record)
 
 
 def check_kind(config: Any, call: Call) -> None:
@@ -190,7 +290,7 @@ def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> 
     rec, exchange, resp = call.record, link.exchange, link.upstream
     if isinstance(exchange, CountEstimate):
         rec.finish(200)
-        gw.record(rec)
+        done(gw, call)
         return Reply(200, exchange.estimate, JSON, {})
     try:
         raw = resp.content
@@ -211,7 +311,7 @@ def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> 
     if exchange.timed:
         rec.first_byte = time.perf_counter()
     rec.finish(resp.status_code)
-    gw.record(rec)
+    done(gw, call)
     headers = {"Server-Timing": server_timing(rec)} if exchange.timed else {}
     return Reply(resp.status_code, answer.body, JSON, dropped_header(link, headers))
 
@@ -271,7 +371,7 @@ def relay_stream(gw: Gateway, call: Call, link: Link, watcher: Any) -> Iterator[
         rec.upstream_s += time.perf_counter() - rec.upstream_started
         rec.usage, rec.finish_reason, rec.output_chars = relay.usage, relay.finish_reason, relay.output_chars
         rec.finish(status)
-        gw.record(rec)
+        done(gw, call)
 
 
 def observed(chunks: Iterator[bytes], call: Call, watch: Observer) -> Iterator[bytes]:

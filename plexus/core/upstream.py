@@ -6,7 +6,7 @@ Every response it hands out must be closed by the caller (`close()` is safe to c
 import logging
 import time
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 import urllib3
@@ -18,6 +18,7 @@ from ..wire.error_body import parse_error_body
 log = logging.getLogger("plexus.proxy")
 
 MAX_ERROR_BODY = 64 * 1024
+HEAD_LIMIT = 1 << 20  # bytes of a stream held back while looking for its first output
 
 
 class Upstreams:
@@ -100,15 +101,21 @@ class UpstreamStream:
     """A streamed answer whose first chunk has already arrived (so a failure before it can still
     fail over), read from then on with the provider's idle timeout between chunks."""
 
-    def __init__(self, resp: requests.Response, provider: Any) -> None:
+    def __init__(self, resp: requests.Response, provider: Any, useful: Callable[[bytes], Any] | None = None) -> None:
+        """With `useful` (a predicate on the bytes so far), the chunks are held back until one
+        carries output: a stream that sends none within the first-byte timeout, or ends first,
+        fails here, so it can still fail over."""
         self.resp = resp
         self.provider = provider
         self._chunks = iter_body(resp)
         try:
-            self.first = next(self._chunks)
+            self.head = self._first(useful)
         except StopIteration:
             resp.close()
             raise UpstreamUnavailable(f"Provider '{provider.id}' sent an empty stream") from None
+        except GatewayError:
+            resp.close()
+            raise
         except Exception as e:
             resp.close()
             raise stream_error(e, provider, started=False) from None
@@ -116,8 +123,25 @@ class UpstreamStream:
         if sock is not None:
             sock.settimeout(provider.idle_timeout)
 
+    def _first(self, useful):
+        head = [next(self._chunks)]
+        if useful is None or head[0].lstrip()[:1] in (b"{", b"["):  # not an event stream: the relay judges it
+            return head
+        deadline = time.monotonic() + first_byte_timeout(self.provider)
+        seen, total = head[0], len(head[0])
+        while not useful(seen) and total < HEAD_LIMIT:
+            if time.monotonic() > deadline:
+                raise UpstreamTimeout(f"Provider '{self.provider.id}' stalled: no output for {first_byte_timeout(self.provider):g}s")
+            try:
+                head.append(next(self._chunks))
+            except StopIteration:
+                raise UpstreamUnavailable(f"Provider '{self.provider.id}' sent a stream with no output") from None
+            seen = seen[-64:] + head[-1]  # a marker may straddle two chunks
+            total += len(head[-1])
+        return head
+
     def __iter__(self) -> Iterator[bytes]:
-        yield self.first
+        yield from self.head
         try:
             yield from self._chunks
         except Exception as e:

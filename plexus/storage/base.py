@@ -66,6 +66,30 @@ class CooldownStore(Protocol):
         """Every worker's cooldowns."""
 
 
+AffinityEntry = tuple[str, str, float]  # (provider id, upstream model, expires: epoch seconds)
+
+
+class AffinityStore(Protocol):
+    def save(self, changes: dict[str, AffinityEntry], now: float) -> None:
+        """Write sessions' targets (by session digest) and drop entries expired before `now`."""
+
+    def load(self, since: float, now: float) -> dict[str, AffinityEntry]:
+        """Entries written at or after `since` (epoch seconds) that have not expired by `now`."""
+
+
+TargetKey = tuple[str, str]  # (provider id, upstream model)
+TargetLoad = tuple[int, float | None]  # (requests in flight, decaying average TTFT in ms or None)
+WorkerLoad = tuple[str, int, float | None]  # (worker, requests in flight, TTFT average)
+
+
+class TargetStatsStore(Protocol):
+    def publish(self, worker: str, stats: dict[TargetKey, TargetLoad], now: float) -> None:
+        """Replace this worker's row per target."""
+
+    def load(self, fresh_after: float) -> dict[TargetKey, list[WorkerLoad]]:
+        """Every worker's stats published after `fresh_after` (older rows belong to dead workers)."""
+
+
 class CaptureStore(Protocol):
     def load_switch(self) -> dict | None:
         """The capture switch as last saved (capture.Settings.to_json()), or None."""
@@ -110,6 +134,8 @@ class Storage(Protocol):
     cooldowns: CooldownStore
     captures: CaptureStore
     config: ConfigStore | None  # None: one machine, whose config file every worker reads
+    affinity: AffinityStore
+    target_stats: TargetStatsStore
     spool_path: str  # a local file for usage rows the database could not take (usage.fallback)
     poll_interval: float  # seconds between reads of what other workers changed (cooldowns, switch)
 

@@ -1,10 +1,14 @@
-"""What a request cost, from the provider model's configured prices (USD per 1M tokens).
+"""What a request cost, from the provider model's prices (USD per 1M tokens): the config's, else
+the built-in catalog's (plexus/catalog.py, whose long-context tiers price the whole request at the
+tier its prompt reaches).
 
-No configured price means an unknown cost (None), never 0. Cached reads and cache writes fall back
-to the input price when theirs is not configured.
+No price means an unknown cost (None), never 0. Cached reads and cache writes fall back to the
+input price when theirs is not configured.
 """
 
 from dataclasses import dataclass
+
+from .. import catalog
 
 PER_TOKENS = 1_000_000
 
@@ -23,14 +27,21 @@ class Cost:
 
 
 def pricing_for(config, provider_id, model):
-    provider = config.providers.get(provider_id) if provider_id else None
-    return provider.pricing.get(model) if provider else None
+    return priced(config, provider_id, model)[0]
+
+
+def priced(config, provider_id, model):
+    """(pricing, its source: "config", "catalog:…" or None) of a provider model."""
+    known = catalog.facts(config, provider_id, model)
+    return known.pricing, known.price_source
 
 
 def cost_of(pricing, usage):
     """The cost of `usage` (a unified Usage) at `pricing`; None when there is no pricing at all."""
     if pricing is None:
         return None
+    if hasattr(pricing, "for_prompt"):
+        pricing = pricing.for_prompt(usage.prompt_tokens)
     return Cost(
         input=_part(usage.input_tokens, pricing.input),
         output=_part(usage.output_tokens, pricing.output),

@@ -20,6 +20,7 @@ class UsageRecord:
     streamed: bool = False
     fast_path: bool = False
     attempts: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # targets not tried and why: {"provider", "model", "reason", ...}
     status: int | str | None = None
     error: str | None = None
     usage: object = None  # unified.usage.Usage as the provider reported it; None when none came

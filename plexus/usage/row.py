@@ -6,7 +6,7 @@ import uuid
 import orjson
 
 from ..unified.usage import Usage, estimate_tokens
-from .pricing import cost_of, pricing_for
+from .pricing import cost_of, priced
 
 COLUMNS = (
     "record_key", "time", "request_id", "key_name", "source_ip", "api_style", "alias", "provider", "model",
@@ -14,12 +14,13 @@ COLUMNS = (
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "estimated", "cost", "cost_input", "cost_output", "cost_cached", "cost_cache_write",
     "duration_ms", "ttft_ms", "upstream_ms", "overhead_ms", "tokens_per_second",
+    "price_source", "skipped",
 )  # fmt: skip
 
 
 def to_row(rec, config):
     """A dict of COLUMNS. `config` supplies the prices."""
-    usage, cost = billed(rec, config)
+    usage, cost, source = billed_from(rec, config)
     return {
         "record_key": uuid.uuid4().hex,  # this row's identity, kept through retries and the fallback file
         "time": rec.time,
@@ -45,6 +46,8 @@ def to_row(rec, config):
         "estimated": bool(usage.estimated),
         **_costs(cost),
         **_timings(rec, usage.output_tokens),
+        "price_source": source if cost is not None else None,
+        "skipped": orjson.dumps(rec.skipped).decode() if rec.skipped else None,
     }
 
 
@@ -64,8 +67,15 @@ def billed(rec, config):
     """(tokens, cost) of a finished record: the usage the provider reported, else an estimate (see
     estimate_usage), else none; its cost at `config`'s prices (None when unpriced). Metrics count
     exactly what is stored."""
+    usage, cost, _ = billed_from(rec, config)
+    return usage, cost
+
+
+def billed_from(rec, config):
+    """billed(), and where the price came from ("config", "catalog:…", None when unpriced)."""
     usage = rec.usage or estimate_usage(rec) or Usage()
-    return usage, cost_of(pricing_for(config, rec.provider, rec.model), usage)
+    pricing, source = priced(config, rec.provider, rec.model)
+    return usage, cost_of(pricing, usage), source
 
 
 def estimate_usage(rec):

@@ -11,7 +11,9 @@ import orjson
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .. import catalog
 from ..core import pipeline
+from ..core.affinity import SESSION_HEADERS
 from ..core.call import COUNT_TOKENS, CREATE, EMBED, Call
 from ..core.errors import GatewayError, NotFound, RequestTooLarge
 from ..core.observers import Reply
@@ -40,7 +42,12 @@ def health():
 def list_models():
     """The aliases a client may ask for, in the caller's list format (OpenAI's or Anthropic's)."""
     def listing(gw, shape, created):
-        return with_kinds(model_lists.render_list(shape, gw.config.names, created, request.args), gw.config.names)
+        names = gw.config.names
+        out = with_kinds(model_lists.render_list(shape, names, created, request.args), names)
+        if shape == model_lists.OPENAI:
+            for entry in out["data"]:
+                entry.update(openai_limits(catalog.alias_limits(gw.config, names[entry["id"]])))
+        return out
 
     return model_view(listing)
 
@@ -62,7 +69,10 @@ def get_model(model_id):
         if model_id not in gw.config.names:
             raise NotFound(f"The model '{model_id}' does not exist or is not served by this gateway",
                            code="model_not_found", param="model")
-        return model_lists.render_model(shape, model_id, created)
+        entry = model_lists.render_model(shape, model_id, created)
+        if shape == model_lists.OPENAI:
+            entry.update(openai_limits(catalog.alias_limits(gw.config, gw.config.names[model_id])))
+        return entry
 
     return model_view(one)
 
@@ -76,6 +86,20 @@ def model_view(render):
     except GatewayError as e:
         return respond(pipeline.error_reply(CLIENT_STYLES[shape], e))
     return Response(orjson.dumps(body), content_type="application/json")
+
+
+def openai_limits(limits):
+    """The fields OpenAI-shaped lists carry them in (OpenRouter's `context_length` and `top_provider`,
+    `context_window` as others name it); none when unknown."""
+    window, output = limits
+    out = {}
+    if window:
+        out.update(context_length=window, context_window=window)
+    if output:
+        out["max_output_tokens"] = output
+    if out:
+        out["top_provider"] = {"context_length": window, "max_completion_tokens": output}
+    return out
 
 
 def client_token():
@@ -110,7 +134,11 @@ def new_call(style, operation, route_args):
                 body_size=request.content_length or 0, route_args=route_args, query=request.args,
                 client_headers=forwarded_headers(), source_ip=request.remote_addr, method=request.method,
                 path=request.path, client_request=lambda: (request.url, dict(request.headers)),
-                watch_client=lambda upstream: ClientWatcher(environ, upstream))
+                watch_client=lambda upstream: ClientWatcher(environ, upstream), session_headers=session_headers())
+
+
+def session_headers():
+    return {name: request.headers[name] for name in SESSION_HEADERS if name in request.headers}
 
 
 def respond(reply: Reply) -> Response:
@@ -168,7 +196,8 @@ def style_models(style):
         gw.authenticate(client_token())
     except GatewayError as e:
         return respond(pipeline.error_reply(style, e))
-    return Response(orjson.dumps(style.render_models(gw.config.names)), content_type="application/json")
+    limits = {name: catalog.alias_limits(gw.config, alias) for name, alias in gw.config.names.items()}
+    return Response(orjson.dumps(style.render_models(gw.config.names, limits)), content_type="application/json")
 
 
 OPERATIONS = {

@@ -13,6 +13,7 @@ from .connect import Database
 from .cooldowns import PostgresCooldownStore
 from .migrations import migrate
 from .responses import PostgresResponseStore
+from .routing_state import PostgresAffinityStore, PostgresTargetStatsStore
 from .usage import PostgresUsageStore
 
 log = logging.getLogger("plexus.storage")
@@ -37,6 +38,8 @@ class PostgresStorage(MigratedOnce):
         self.cooldowns = PostgresCooldownStore(self.db)
         self.captures = PostgresCaptureStore(self.db)
         self.config = PostgresConfigStore(self.db)
+        self.affinity = PostgresAffinityStore(self.db)
+        self.target_stats = PostgresTargetStatsStore(self.db)
 
     def migrate(self) -> list[str]:
         with self.db.pool.connection() as conn:

@@ -127,6 +127,30 @@ CREATE TABLE shared_config (
 );
 """
 
+AFFINITY_TABLE = """
+CREATE TABLE affinity (
+    session text PRIMARY KEY,            -- a digest of (client key, alias, session id), never the id itself
+    provider text NOT NULL,
+    model text NOT NULL,
+    expires double precision NOT NULL,
+    written double precision NOT NULL
+);
+CREATE INDEX affinity_written ON affinity (written);
+CREATE INDEX affinity_expires ON affinity (expires);
+"""
+
+TARGET_STATS_TABLE = """
+CREATE TABLE target_stats (
+    worker text NOT NULL,
+    provider text NOT NULL,
+    model text NOT NULL,
+    in_flight integer NOT NULL,
+    ttft_ms double precision,
+    published double precision NOT NULL,
+    PRIMARY KEY (worker, provider, model)
+);
+"""
+
 MIGRATIONS = [
     Migration("usage-table", _script(USAGE_TABLE)),
     Migration("usage-hourly-rollups", _script(ROLLUPS)),
@@ -134,6 +158,10 @@ MIGRATIONS = [
     Migration("cooldowns-table", _script(COOLDOWNS_TABLE)),
     Migration("capture-tables", _script(CAPTURE_TABLES)),
     Migration("shared-config-table", _script(SHARED_CONFIG_TABLE)),
+    Migration("usage-price-source", _script("ALTER TABLE usage ADD COLUMN price_source text")),
+    Migration("usage-skipped-targets", _script("ALTER TABLE usage ADD COLUMN skipped text")),
+    Migration("affinity-table", _script(AFFINITY_TABLE)),
+    Migration("target-stats-table", _script(TARGET_STATS_TABLE)),
 ]
 
 

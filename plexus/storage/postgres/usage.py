@@ -163,6 +163,7 @@ def _record(row):
         rec[name] = bool(rec[name])
     rec["status"] = _status(rec["status"])
     rec["attempts"] = orjson.loads(rec["attempts"]) if rec["attempts"] else []
+    rec["skipped"] = orjson.loads(rec["skipped"]) if rec.get("skipped") else []
     return rec
 
 

@@ -7,6 +7,7 @@ from ..steps import MigratedOnce
 from .captures import SQLiteCaptureStore
 from .connect import create_file, transaction, connect, use_wal
 from .cooldowns import SQLiteCooldownStore
+from .routing_state import SQLiteAffinityStore, SQLiteTargetStatsStore
 from .migrations import migrate
 from .responses import SQLiteResponseStore
 from .usage import SQLiteUsageStore
@@ -27,6 +28,8 @@ class SQLiteStorage(MigratedOnce):
         self.responses = SQLiteResponseStore(path)
         self.cooldowns = SQLiteCooldownStore(path)
         self.captures = SQLiteCaptureStore(path)
+        self.affinity = SQLiteAffinityStore(path)
+        self.target_stats = SQLiteTargetStatsStore(path)
 
     def migrate(self) -> list[str]:
         """Create the file and every table, or bring an older file up to date (rows kept)."""

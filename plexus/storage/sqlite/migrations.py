@@ -90,6 +90,30 @@ CREATE INDEX IF NOT EXISTS captures_request_id ON captures (request_id);
 CREATE INDEX IF NOT EXISTS captures_time ON captures (time);
 """
 
+AFFINITY_TABLE = """
+CREATE TABLE affinity (
+    session TEXT PRIMARY KEY,          -- a digest of (client key, alias, session id), never the id itself
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    expires REAL NOT NULL,
+    written REAL NOT NULL
+);
+CREATE INDEX affinity_written ON affinity (written);
+CREATE INDEX affinity_expires ON affinity (expires);
+"""
+
+TARGET_STATS_TABLE = """
+CREATE TABLE target_stats (
+    worker TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    in_flight INTEGER NOT NULL,
+    ttft_ms REAL,
+    published REAL NOT NULL,
+    PRIMARY KEY (worker, provider, model)
+);
+"""
+
 
 def _usage_table(conn):
     conn.execute(USAGE_TABLE)
@@ -141,6 +165,10 @@ MIGRATIONS = [
     Migration("responses-table", _script(RESPONSES_TABLE)),
     Migration("cooldowns-table", _script(COOLDOWNS_TABLE)),
     Migration("capture-tables", _script(CAPTURE_TABLES)),
+    Migration("usage-price-source", _script("ALTER TABLE usage ADD COLUMN price_source TEXT")),
+    Migration("usage-skipped-targets", _script("ALTER TABLE usage ADD COLUMN skipped TEXT")),
+    Migration("affinity-table", _script(AFFINITY_TABLE)),
+    Migration("target-stats-table", _script(TARGET_STATS_TABLE)),
 ]
 
 

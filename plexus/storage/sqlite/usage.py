@@ -131,4 +131,5 @@ def _record(row):
     for name in _BOOLEANS:
         rec[name] = bool(rec[name])
     rec["attempts"] = orjson.loads(rec["attempts"]) if rec["attempts"] else []
+    rec["skipped"] = orjson.loads(rec["skipped"]) if rec.get("skipped") else []
     return rec

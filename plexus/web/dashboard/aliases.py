@@ -11,13 +11,16 @@ from ruamel.yaml.comments import CommentedSeq
 
 from ...config import SELECTORS
 from ...config.edit import flow_map, flow_seq, set_value
+from ... import catalog
 from .crud import Area, FormError, document, plain
 from .pages import Pages, gateway, render
 
 pages = Pages("aliases")
 
 NAME = re.compile(r"^\S+$")
-SELECTOR_LABELS = {"random": "random — weighted by each target's weight", "in_order": "in order — the first that works"}
+SELECTOR_LABELS = {"random": "random — weighted by each target's weight", "in_order": "in order — the first that works",
+                   "least_busy": "least busy — fewest requests in flight", "latency": "latency — lowest recent time to first byte",
+                   "cost": "cost — cheapest for the request"}
 
 
 def alias_views(doc):
@@ -33,14 +36,26 @@ def alias_views(doc):
             "total_weight": sum(float(t.get("weight", 1)) for t in targets) or 1.0,
             "additional_aliases": [str(a) for a in spec.get("additional_aliases") or []],
             "loaded": str(name) in applied,
+            "affinity": spec.get("affinity", True) is not False,
+            "affinity_ttl": plain(spec.get("affinity_ttl")) or 3600,
         })
+        with_model_facts(out[-1]["targets"])
     return out
+
+
+def with_model_facts(targets):
+    """Each target with its context window and where its price comes from (config, catalog, none)."""
+    config = gateway().config
+    for t in targets:
+        known = catalog.facts(config, t.get("provider"), t.get("model")) if str(t.get("provider")) in config.providers else None
+        t["context_window"] = known.context_window if known else None
+        t["price_source"] = known.price_source if known else None
 
 
 def list_page(status=200, **extra):
     doc, version = document()
     return render("aliases.html", "_aliases.html", status=status, aliases=alias_views(doc), version=version,
-                  editable=version is not None, area=AREA, **extra)
+                  editable=version is not None, area=AREA, selector_labels=SELECTOR_LABELS, **extra)
 
 
 AREA = Area("models", "Alias", "dashboard.aliases", list_page,

@@ -12,6 +12,7 @@ import orjson
 from flask import g, request
 from ruamel.yaml.comments import CommentedMap
 
+from ... import catalog
 from ...config import PROVIDER_TYPES
 from ...config.edit import flow_map, is_reference, mask, set_value
 from ...config.types import Target
@@ -48,6 +49,8 @@ def provider_views(doc):
         models = [{"name": str(m), "pricing": plain((info or {}).get("pricing") or {}) if isinstance(info, dict) else {}}
                   for m, info in (spec.get("models") or {}).items()]
         live = applied.get(name)
+        if live is not None:
+            models = with_price_sources(gateway().config, name, models)
         out.append({
             "name": str(name),
             "type": plain(spec.get("type")),
@@ -61,6 +64,21 @@ def provider_views(doc):
             "used_by": used_by(doc, name),
         })
     return out
+
+
+def with_price_sources(config, provider_id, models):
+    """Each listed model, and each model a target uses without being listed, with where its price
+    comes from: the config, the built-in catalog (its prices shown), or nowhere."""
+    listed = {m["name"] for m in models}
+    targets = [t.model for a in config.aliases.values() for t in a.targets if t.provider == provider_id]
+    models = models + [{"name": m, "pricing": {}} for m in dict.fromkeys(targets) if m not in listed]
+    for m in models:
+        known = catalog.facts(config, provider_id, m["name"])
+        m["source"] = known.price_source
+        m["context_window"] = known.context_window
+        if known.price_source and known.price_source != "config":
+            m["pricing"] = {k: getattr(known.pricing, k) for k in PRICES}
+    return models
 
 
 def used_by(doc, provider):

@@ -86,13 +86,20 @@ def render_stream_error(err):
     return b"data: " + body + CRLF + CRLF
 
 
-def render_models(names):
+def render_models(names, limits=None):
+    """`limits`: name -> (context window, max output), as inputTokenLimit / outputTokenLimit where known."""
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
     embedding = ["embedContent", "batchEmbedContents"]  # for names that map to an embedding alias
     kinds = {n: getattr(a, "kind", "chat") for n, a in names.items()} if isinstance(names, dict) else dict.fromkeys(names)
     return {"models": [{"name": f"models/{n}", "version": "plexus", "displayName": n,
-                        "supportedGenerationMethods": embedding if kind == "embedding" else methods}
+                        "supportedGenerationMethods": embedding if kind == "embedding" else methods,
+                        **_token_limits((limits or {}).get(n))}
                        for n, kind in kinds.items()]}
+
+
+def _token_limits(limits):
+    window, output = limits or (None, None)
+    return {k: v for k, v in (("inputTokenLimit", window), ("outputTokenLimit", output)) if v}
 
 
 def count_estimate(body):

@@ -1,0 +1,56 @@
+"""Session affinity under gunicorn: the headers agents send reach the app, and a session's target
+is shared by every worker (two workers, each turn on a new connection)."""
+
+import time
+
+import pytest
+import requests
+
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateways import gateway_for, provider
+from tests.support.secrets import CLIENT_SECRET
+
+AUTH = {"Authorization": f"Bearer {CLIENT_SECRET}"}
+
+
+@pytest.fixture(scope="module")
+def fakes():
+    with FakeUpstream() as a, FakeUpstream() as b:
+        yield a, b
+
+
+@pytest.fixture(scope="module")
+def gw(fakes, tmp_path_factory):
+    a, b = fakes
+    config = {
+        "keys": {"test": {"secret": "${PLEXUS_KEY_TEST}"}},
+        "providers": {"a": provider("chat", f"{a.url}/v1"), "b": provider("chat", f"{b.url}/v1")},
+        "models": {"pair": {"selector": "random", "targets": [{"provider": "a", "model": "ma"},
+                                                            {"provider": "b", "model": "mb"}]}},
+    }
+    with gateway_for(config, tmp_path_factory.mktemp("routing"), workers=2) as process:
+        yield process
+
+
+def turn(gw, headers, n):
+    body = {"model": "pair", "messages": [{"role": "user", "content": f"turn {n}"}]}
+    resp = requests.post(gw.url + "/v1/chat/completions", json=body, headers={**AUTH, **headers}, timeout=15)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+@pytest.mark.parametrize("header", ["session-id", "x-claude-code-session-id", "x-session-id"])
+def test_each_sessions_turns_land_on_one_target_across_workers(gw, fakes, header):
+    a, b = fakes
+    served = {}
+    for s in range(12):
+        session = f"{header}-{s}"
+        before = len(a.requests)
+        turn(gw, {header: session}, 1)
+        served[session] = len(a.requests) > before
+    time.sleep(2.5)  # the serving worker has written its entries and the other has read them (each a second apart)
+    for session, on_a in served.items():
+        before = len(a.requests)
+        turn(gw, {header: session}, 2)
+        assert (len(a.requests) > before) == on_a, f"{session} moved"
+    assert set(served.values()) == {True, False}
