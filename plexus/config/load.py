@@ -13,7 +13,7 @@ import yaml
 from marshmallow import ValidationError
 
 from .schema import ALIAS, KEY, PROVIDER, ROOT
-from .types import Alias, ClientKey, Config, CooldownPolicy, Failover, Pricing, Provider, Target
+from .types import Alias, ClientKey, Config, CooldownPolicy, Failover, Limits, Pricing, Provider, Target, networks
 
 DEFAULT_PATH = "config/plexus.yaml"
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -154,6 +154,10 @@ def _resilience(root):
         out.update({f"log_{k}": v for k, v in root["logging"].items()})
     if (root.get("metrics") or {}).get("token"):
         out["metrics_token"] = root["metrics"]["token"]
+    if root.get("trusted_proxies"):
+        out["trusted_proxies"] = networks(root["trusted_proxies"])
+    if root.get("limits"):
+        out["limits"] = Limits(**root["limits"])
     return out
 
 

@@ -1,6 +1,7 @@
 """The loaded config: a tree of frozen dataclasses. The request path only ever reads an
 already-built `Config`, never the disk."""
 
+import ipaddress
 from dataclasses import dataclass, field
 
 
@@ -71,6 +72,28 @@ class ClientKey:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one request may cost the gateway: the `limits:` block."""
+
+    form_bytes: int = 64 * 1024  # a dashboard form (login included)
+    config_form_bytes: int = 2 * 1024 * 1024  # the raw config editor
+    form_fields: int = 1000  # fields of one url-encoded form, parts of a multipart one
+    body_timeout_s: float = 30.0  # every request body (dashboard, management, /v1) must arrive within
+
+
+def networks(entries) -> tuple:
+    """`trusted_proxies` entries (addresses or CIDR networks) as ip_network objects; ValueError
+    names an entry that is neither."""
+    out = []
+    for entry in entries:
+        try:
+            out.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"'{entry}' is not an IP address or network") from None
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     admin_key: str | None
@@ -86,6 +109,8 @@ class Config:
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     metrics_token: str | None = None  # may read GET /metrics, as the admin key may
+    trusted_proxies: tuple = ()  # ip_network objects whose X-Forwarded-For is believed
+    limits: Limits = field(default_factory=Limits)
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]

@@ -86,11 +86,26 @@ class CaptureStore(Protocol):
     def clear(self) -> int: ...
 
 
+class InstallState(Protocol):
+    """Named values every worker and instance of one install shares (the dashboard's session
+    secret and session generation)."""
+
+    def get_or_create(self, name: str, value: str) -> str:
+        """The stored value of `name`, storing `value` first when there is none (atomically: every
+        caller gets the same answer)."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def increment(self, name: str) -> int:
+        """Add one to the counter `name` (0 when unset); returns the new value."""
+
+
 class Storage(Protocol):
     usage: UsageStore
     responses: ResponseStore
     cooldowns: CooldownStore
     captures: CaptureStore
+    install: InstallState
     spool_path: str  # a local file for usage rows the database could not take (usage.fallback)
 
     def migrate(self) -> list[str]:

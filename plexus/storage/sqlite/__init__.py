@@ -7,6 +7,7 @@ import threading
 from .captures import SQLiteCaptureStore
 from .connect import create_file, transaction, connect, use_wal
 from .cooldowns import SQLiteCooldownStore
+from .install_state import SQLiteInstallState
 from .migrations import migrate
 from .responses import SQLiteResponseStore
 from .usage import SQLiteUsageStore
@@ -26,6 +27,7 @@ class SQLiteStorage:
         self.responses = SQLiteResponseStore(path)
         self.cooldowns = SQLiteCooldownStore(path)
         self.captures = SQLiteCaptureStore(path)
+        self.install = SQLiteInstallState(path)
 
     def migrate(self) -> list[str]:
         """Create the file and every table, or bring an older file up to date (rows kept)."""

@@ -1,5 +1,5 @@
 """The SQLite schema of every table Plexus keeps (usage and its rollups, stored responses,
-cooldowns, the capture switch and captures) and its migrations: named steps, applied once each, in
+cooldowns, the capture switch and captures, the install's shared secrets) and its migrations: named steps, applied once each, in
 list order, all together on start. The names applied are recorded in `schema_migrations`, so
 branches can add steps side by side without fighting over a number. A step may add or rebuild
 structure but must keep every row; new steps go at the end, and a step already released is never
@@ -95,6 +95,13 @@ CREATE INDEX IF NOT EXISTS captures_request_id ON captures (request_id);
 CREATE INDEX IF NOT EXISTS captures_time ON captures (time);
 """
 
+INSTALL_STATE_TABLE = """
+CREATE TABLE IF NOT EXISTS install_state (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
 
 def _usage_table(conn):
     conn.execute(USAGE_TABLE)
@@ -146,6 +153,7 @@ MIGRATIONS = [
     Migration("responses-table", _script(RESPONSES_TABLE)),
     Migration("cooldowns-table", _script(COOLDOWNS_TABLE)),
     Migration("capture-tables", _script(CAPTURE_TABLES)),
+    Migration("install-state-table", _script(INSTALL_STATE_TABLE)),
 ]
 
 
