@@ -2,6 +2,7 @@
 already-built `Config`, never the disk."""
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 
@@ -116,7 +117,40 @@ class Config:
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
 
     def secrets(self):
-        """Every secret value this config holds, for redaction."""
+        """Every secret value this config holds, for redaction: the admin key, the metrics token,
+        client keys, provider keys, and what may carry a credential in a provider's `headers:` and
+        the `extra_body` of a provider or target (see configured_secrets)."""
         found = [self.admin_key, self.metrics_token] + [k.secret for k in self.keys.values()]
-        found += [p.api_key for p in self.providers.values()]
-        return [s for s in found if s]
+        for p in self.providers.values():
+            found += [p.api_key, *configured_secrets(p.headers, p.quirks.get("extra_body"))]
+        for alias in self.aliases.values():
+            for t in alias.targets:
+                found += configured_secrets(None, t.quirks.get("extra_body"))
+        return list(dict.fromkeys(s for s in found if s))
+
+
+# Headers a provider may be configured with that are known to carry no credential; every other
+# header value is treated as a secret (so is its last word: `Bearer <token>` may be echoed alone).
+PUBLIC_HEADERS = frozenset({"accept", "content-type", "user-agent", "anthropic-version", "anthropic-beta", "openai-beta",
+                            "http-referer", "referer", "x-title"})
+SECRET_FIELD = re.compile(r"key|token|secret|passw|auth|cred|sign", re.I)
+MIN_SECRET = 8  # shorter values would redact ordinary words
+
+
+def configured_secrets(headers, extra_body) -> list:
+    """The secret-bearing values of a provider's `headers` and an `extra_body`: every header value
+    but those of PUBLIC_HEADERS, and string values of extra_body fields named like credentials."""
+    out = []
+    for name, value in (headers or {}).items():
+        if name.lower() not in PUBLIC_HEADERS and isinstance(value, str):
+            out += [value, value.split()[-1] if value.split() else value]
+    out += _named_secrets(extra_body)
+    return [v for v in dict.fromkeys(out) if len(v) >= MIN_SECRET]
+
+
+def _named_secrets(value, secret_field=False):
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _named_secrets(v, secret_field or bool(SECRET_FIELD.search(str(k))))]
+    if isinstance(value, list):
+        return [s for v in value for s in _named_secrets(v, secret_field)]
+    return [value] if secret_field and isinstance(value, str) else []

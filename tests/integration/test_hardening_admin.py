@@ -281,3 +281,87 @@ def test_the_database_and_the_fallback_file_are_private(tmp_path):
     for name in ("p.db", "p.db-wal", "p.db-shm", "p.db.fallback.jsonl"):
         if (tmp_path / name).exists():
             assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
+
+
+# ---- 15. the config editor, YAML aliases, model names in URLs ----------------------------------------------
+
+
+def shown_config(admin):
+    import html
+    import re
+
+    return html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", admin.get("/config").get_data(as_text=True), re.S).group(1))
+
+
+def test_the_config_editor_hides_the_metrics_token_and_short_secrets(make_app, write_config, env, upstream):
+    text = config_text(upstream.url, "metrics:\n  token: metrics-LITERAL-token-99\n").replace(
+        '"${UPSTREAM_HEADER_TOKEN}"', "tiny")  # a four-character header secret
+    path = write_config(text, "literal.yaml")
+    a = Admin(make_app(str(path), watch=False).test_client())
+    assert a.login().status_code == 303
+    shown = shown_config(a)
+    assert "metrics-LITERAL-token-99" not in shown and "tiny" not in shown
+    assert "x-upstream-token: PLEXUS-HIDDEN-SECRET-" in shown and "token: PLEXUS-HIDDEN-SECRET-" in shown
+    version = __import__("re").search(r'name="version" value="([^"]*)"', a.get("/config").get_data(as_text=True)).group(1)
+    resp = a.post("/config", {"text": shown.replace("read: 5", "read: 6"), "version": version, "action": "save"})
+    assert resp.status_code == 200 and path.read_text() == text.replace("read: 5", "read: 6")
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly():
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcde", "bcdef"):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="YAML aliases"):
+        parse_config("\n".join(levels) + "\n")
+    assert time.monotonic() - started < 1
+
+
+def test_a_few_aliases_are_fine():
+    text = "admin_key: 0123456789abcdef0\nx-price: &p {input: 1.0}\n"
+    with pytest.raises(ConfigError, match="x-price: unknown key"):  # parsed: only the unknown key is wrong
+        parse_config(text)
+
+
+@pytest.mark.parametrize("model", ["../../files", "gemini?alt=x", "gemini#frag", "a/b", "x\nY"])
+def test_gemini_model_names_must_be_safe_in_a_url(model):
+    import yaml
+
+    doc = {"providers": {"g": {"type": "gemini", "api_base_url": "http://127.0.0.1:9/v1beta", "api_key": "k"}},
+           "models": {"m": {"targets": [{"provider": "g", "model": model}]}}}
+    with pytest.raises(ConfigError, match="cannot go into a gemini URL|control characters"):
+        parse_config(yaml.safe_dump(doc))
+    doc["models"]["m"]["targets"][0]["model"] = "models/gemini-2.5-flash"
+    assert parse_config(yaml.safe_dump(doc)).aliases["m"]
+
+
+def test_the_provider_test_button_refuses_a_model_that_would_climb_the_url(make_app, write_config, env, upstream):
+    text = config_text(upstream.url, "  gm:\n    type: gemini\n    api_base_url: " + upstream.url + "/v1beta\n"
+                                     "    api_key: ${UPSTREAM_KEY}\n").replace("models:\n  fast:", "models:\n  fast:", 1)
+    text = text.replace("\nmodels:\n", "\n", 1).replace("  gm:\n", "  gm:\n", 1)
+    text = config_text(upstream.url).replace("models:\n  fast:", "  gm:\n    type: gemini\n    api_base_url: "
+                                             + upstream.url + "/v1beta\n    api_key: ${UPSTREAM_KEY}\nmodels:\n  fast:")
+    a = Admin(make_app(str(write_config(text, "gm.yaml")), watch=False).test_client())
+    assert a.login().status_code == 303
+    before = len(upstream.requests)
+    resp = a.post("/providers/gm/test", {"model": "../../files?x=1"}, htmx=True)
+    assert "Not sent" in resp.get_data(as_text=True) and len(upstream.requests) == before
+
+
+# ---- 12. log lines cannot be forged --------------------------------------------------------------------
+
+
+def test_a_newline_in_a_model_name_cannot_forge_a_log_line():
+    import logging
+
+    from plexus import logs
+    from plexus.gateway import describe
+    from plexus.usage.record import UsageRecord
+
+    logs.setup("info", "text")
+    handler = logging.getLogger("plexus").handlers[0]
+    rec = UsageRecord(api_style="chat", request_id="r1")
+    rec.alias = "fast\n2026-01-01 00:00:00 INFO plexus [-]: admin logged in"
+    rec.status = 404
+    line = handler.format(logging.LogRecord("plexus", logging.INFO, __file__, 1, "%s", (describe(rec),), None))
+    assert "\n" not in line and "\\n2026-01-01" in line

@@ -16,11 +16,10 @@ from plexus.services import close_app
 from plexus.storage import open_storage
 from plexus.usage.record import UsageRecord
 from tests.support.configs import config_text
-from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET, PROVIDER_SECRET, SECRETS
 from tests.support import wire
 from tests.support.dashboard import Admin
 
-SECRETS = (CLIENT_SECRET, PROVIDER_SECRET, ADMIN_SECRET)
 METRICS_TOKEN = "metrics-test-METRICSTOKEN-0001"
 ADMIN = {"x-admin-key": ADMIN_SECRET}
 CHAT = "/v1/chat/completions"
