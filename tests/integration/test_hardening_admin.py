@@ -336,9 +336,6 @@ def test_gemini_model_names_must_be_safe_in_a_url(model):
 
 
 def test_the_provider_test_button_refuses_a_model_that_would_climb_the_url(make_app, write_config, env, upstream):
-    text = config_text(upstream.url, "  gm:\n    type: gemini\n    api_base_url: " + upstream.url + "/v1beta\n"
-                                     "    api_key: ${UPSTREAM_KEY}\n").replace("models:\n  fast:", "models:\n  fast:", 1)
-    text = text.replace("\nmodels:\n", "\n", 1).replace("  gm:\n", "  gm:\n", 1)
     text = config_text(upstream.url).replace("models:\n  fast:", "  gm:\n    type: gemini\n    api_base_url: "
                                              + upstream.url + "/v1beta\n    api_key: ${UPSTREAM_KEY}\nmodels:\n  fast:")
     a = Admin(make_app(str(write_config(text, "gm.yaml")), watch=False).test_client())
@@ -354,8 +351,8 @@ def test_the_provider_test_button_refuses_a_model_that_would_climb_the_url(make_
 def test_a_newline_in_a_model_name_cannot_forge_a_log_line():
     import logging
 
-    from plexus import logs
-    from plexus.gateway import describe
+    from plexus import logging_setup as logs
+    from plexus.core.gateway import describe
     from plexus.usage.record import UsageRecord
 
     logs.setup("info", "text")
@@ -363,5 +360,7 @@ def test_a_newline_in_a_model_name_cannot_forge_a_log_line():
     rec = UsageRecord(api_style="chat", request_id="r1")
     rec.alias = "fast\n2026-01-01 00:00:00 INFO plexus [-]: admin logged in"
     rec.status = 404
-    line = handler.format(logging.LogRecord("plexus", logging.INFO, __file__, 1, "%s", (describe(rec),), None))
+    record = logging.LogRecord("plexus", logging.INFO, __file__, 1, "%s", (describe(rec),), None)
+    record.request_id = "r1"
+    line = handler.format(record)
     assert "\n" not in line and "\\n2026-01-01" in line
