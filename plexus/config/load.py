@@ -181,7 +181,7 @@ def _build(data, missing, problems):
     aliases, names = _aliases(root.get("models") or {}, declared, problems)
     _check_model_names(providers, aliases, problems)
     admin_key = root.get("admin_key") if isinstance(root.get("admin_key"), str) else None
-    settings = {k: root[k] for k in ("database", "retention_days") if root.get(k) is not None}
+    settings = {k: root[k] for k in ("database", "retention_days", "responses_retention_days") if root.get(k) is not None}
     if not problems:  # only a validated root has well-formed blocks
         settings.update(_resilience(root))
     return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **settings)

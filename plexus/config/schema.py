@@ -127,6 +127,8 @@ class LimitsSchema(StrictSchema):
     config_form_bytes = fields.Integer(validate=validate.Range(min=1024))  # the raw config editor's
     form_fields = fields.Integer(validate=validate.Range(min=10))  # fields (or parts) in one form
     body_timeout_s = fields.Float(validate=POSITIVE)  # the longest any request body may take to arrive
+    upstream_body_bytes = fields.Integer(validate=validate.Range(min=1024))  # a non-streamed upstream answer
+    sse_event_bytes = fields.Integer(validate=validate.Range(min=1024))  # one event of an upstream stream
 
 
 class RootSchema(StrictSchema):
@@ -144,6 +146,7 @@ class RootSchema(StrictSchema):
     # ---- hardening (issue 18) ----
     trusted_proxies = fields.List(fields.String(validate=validate.Length(min=1)))  # IPs or CIDR networks
     limits = fields.Nested(LimitsSchema)
+    responses_retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=0))  # 0: keep them
 
     @validates_schema
     def proxy_networks(self, data, **kwargs):

@@ -1,6 +1,7 @@
 """The loaded config: a tree of frozen dataclasses. The request path only ever reads an
 already-built `Config`, never the disk."""
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -71,6 +72,15 @@ class ClientKey:
     comment: str | None = None
     created: str | None = None
 
+    @property
+    def id(self) -> str:
+        """A stable id for what the gateway keeps for this key (stored responses): derived from
+        the secret, so a new key given a revoked key's name does not inherit anything."""
+        return hashlib.sha256(b"plexus-key-id:" + self.digest).hexdigest()[:32]
+
+
+DEFAULT_RESPONSES_RETENTION_DAYS = 30
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -80,6 +90,8 @@ class Limits:
     config_form_bytes: int = 2 * 1024 * 1024  # the raw config editor
     form_fields: int = 1000  # fields of one url-encoded form, parts of a multipart one
     body_timeout_s: float = 30.0  # every request body (dashboard, management, /v1) must arrive within
+    upstream_body_bytes: int = 32 * 1024 * 1024  # a non-streamed upstream answer, decompressed
+    sse_event_bytes: int = 4 * 1024 * 1024  # one event (or line) of an upstream stream
 
 
 def networks(entries) -> tuple:
@@ -112,6 +124,15 @@ class Config:
     metrics_token: str | None = None  # may read GET /metrics, as the admin key may
     trusted_proxies: tuple = ()  # ip_network objects whose X-Forwarded-For is believed
     limits: Limits = field(default_factory=Limits)
+    responses_retention_days: int | None = None  # None: retention_days, else DEFAULT_RESPONSES_RETENTION_DAYS
+
+    @property
+    def responses_retention(self) -> int | None:
+        """Days stored Responses are kept (None: for ever)."""
+        days = self.responses_retention_days
+        if days is None:
+            days = self.retention_days or DEFAULT_RESPONSES_RETENTION_DAYS
+        return days or None
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]

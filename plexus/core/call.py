@@ -46,6 +46,7 @@ class Call:
     key_name: str | None = None  # the name the record carries instead of a client key's
     targets: list | None = None  # (Target, Provider) pairs tried instead of the alias's
     # learned along the pipeline
+    owner: str | None = None  # the authenticated key's stable id (config.types.ClientKey.id): what stored state belongs to
     alias: str | None = None
     stream: bool = False
     prompt_cache_key: str | None = None  # the client's conversation key (OpenAI's `prompt_cache_key`), if it sent one

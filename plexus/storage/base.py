@@ -39,15 +39,21 @@ class UsageStore(Protocol):
 
 
 class ResponseStore(Protocol):
-    def put(self, response_id: str, key_name: str | None, value: dict) -> None: ...
+    """Stored responses, each owned by one client key's stable id (config.types.ClientKey.id)."""
 
-    def get(self, response_id: str, key_name: str | None) -> dict | None:
+    def put(self, response_id: str, owner: str | None, value: dict) -> None: ...
+
+    def get(self, response_id: str, owner: str | None) -> dict | None:
         """The stored value, only for the key that stored it."""
 
-    def delete(self, response_id: str, key_name: str | None) -> bool: ...
+    def delete(self, response_id: str, owner: str | None) -> bool: ...
 
     def prune(self, before: float) -> int:
         """Delete responses stored before `before` (epoch seconds); returns how many."""
+
+    def claim_unowned(self, owners: dict[str, str]) -> int:
+        """Give responses stored by key name only (before owners) to the key with that name now
+        ({name: id}); returns how many."""
 
 
 class CooldownStore(Protocol):

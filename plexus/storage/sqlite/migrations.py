@@ -102,6 +102,12 @@ CREATE TABLE IF NOT EXISTS install_state (
 );
 """
 
+# stored responses belong to a key's stable id, not its name (a new key may reuse a revoked one's)
+RESPONSES_OWNER = """
+ALTER TABLE responses ADD COLUMN owner TEXT;
+CREATE INDEX responses_owner_unclaimed ON responses (key_name) WHERE owner IS NULL
+"""
+
 
 def _usage_table(conn):
     conn.execute(USAGE_TABLE)
@@ -154,6 +160,7 @@ MIGRATIONS = [
     Migration("cooldowns-table", _script(COOLDOWNS_TABLE)),
     Migration("capture-tables", _script(CAPTURE_TABLES)),
     Migration("install-state-table", _script(INSTALL_STATE_TABLE)),
+    Migration("responses-owner", _script(RESPONSES_OWNER)),
 ]
 
 
