@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 from .. import logging_setup
+from ..wire import sse
 from ..cooldowns import Cooldowns
 from .errors import AuthenticationFailed
 from .upstream import Upstreams
@@ -32,6 +33,8 @@ class Gateway:
 
     def apply(self, config: Any) -> None:
         logging_setup.setup(config.log_level, config.log_format)
+        self.upstreams.configure(config)
+        sse.set_max_event_bytes(config.limits.sse_event_bytes)
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()

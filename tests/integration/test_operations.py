@@ -10,8 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from plexus import create_app, logging_setup
-from plexus.capture import (REDACTED, Captures, Exchange, Part, Settings, _cut_partial_secret, fair_share,
-                            redact_headers, redact_text, spellings)
+from plexus.capture import REDACTED, Captures, Exchange, Part, Settings, fair_share, redact_headers
+from plexus.redaction import cut_partial_secret as _cut_partial_secret, redact_text, spellings
 from plexus.services import close_app
 from plexus.storage import open_storage
 from plexus.usage.record import UsageRecord
