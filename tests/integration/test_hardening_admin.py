@@ -280,7 +280,7 @@ def test_the_database_and_the_fallback_file_are_private(tmp_path):
     old = os.umask(0o022)
     try:
         storage = open_storage(str(tmp_path / "p.db"))
-        storage.install.get_or_create("x", "y")  # a write: the -wal and -shm files exist now
+        storage.cooldowns.save({("p", "m"): (time.time() + 60, 1, "x")}, 0)  # a write: -wal and -shm exist now
         FallbackFile(storage.spool_path).append([{"a": 1}])
     finally:
         os.umask(old)
