@@ -13,9 +13,9 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from ..wire.limits import MAX_JSON_DEPTH, nested_too_deep
+from ..wire.limits import walk
 from ..wire.registry import PROVIDERS
-from ..wire.state_refs import refuse_foreign_state
+from ..wire.state_refs import refuse_reference, refuse_top_level
 from .call import COUNT_TOKENS, Call
 from .errors import AuthenticationFailed, GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .exchange import Candidate, CountEstimate, exchange_for
@@ -84,9 +84,8 @@ def parse_body(call: Call) -> Any:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise InvalidRequest(f"The request body is not valid JSON: {e}") from None
-    if nested_too_deep(raw, body):
-        raise InvalidRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep")
-    refuse_foreign_state(call.style.STYLE, raw, body)
+    refuse_top_level(call.style.STYLE, body)
+    walk(body, lambda node: refuse_reference(node, body))  # nesting capped, upstream-state references refused
     return body
 
 
