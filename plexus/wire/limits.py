@@ -16,7 +16,7 @@ MAX_JSON_DEPTH = 128  # far above any real request (tool schemas nest a few doze
 def walk(body: Any, visit: Callable[[dict], None], limit: int = MAX_JSON_DEPTH) -> None:
     """Call `visit` on every object (dict) in `body`; InvalidRequest (400) when arrays and objects
     nest more than `limit` deep."""
-    if not _walk(body, visit, limit):
+    if isinstance(body, (dict, list)) and not _walk(body, visit, limit):
         raise InvalidRequest(f"The request body is nested more than {limit} levels deep")
 
 
