@@ -114,8 +114,11 @@ def remember(store, owner, body, response):
         return
     items = body["input"]
     items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else items
-    store.put(response["id"], owner, {"parent": body.get(EXPANDED), "input": items[body.get(HISTORY, 0):],
-                                      "response": response})
+    if HISTORY in body:  # expanded here from the store: keep only what is new, and where it continues
+        record = {"parent": body.get(EXPANDED), "input": items[body[HISTORY]:]}
+    else:  # whole as sent (also a history the WebSocket session expanded itself)
+        record = {"parent": None, "input": items}
+    store.put(response["id"], owner, {**record, "response": response})
 
 
 def retrieve(store, owner, response_id):
