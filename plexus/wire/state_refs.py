@@ -31,7 +31,7 @@ def refuse_top_level(style: str, body: Any) -> None:
 def refuse_reference(node: dict, root: Any) -> None:
     """InvalidRequest when the object `node` (somewhere in `root`) refers to upstream-kept state."""
     if isinstance(node.get("file_id"), str):
-        what = "A 'file_id' refers to a file stored at the upstream"
+        what = "A file id ('file_id') refers to a file stored at the upstream"
     elif node.get("type") == "item_reference":
         what = "An 'item_reference' refers to items stored at the upstream"
     elif _gemini_file(node.get("fileUri") or node.get("file_uri")):
