@@ -1,6 +1,9 @@
 """gunicorn settings for Plexus. Settings and hooks only: importing the app here would load it unpatched."""
 
 import os
+import re
+
+from gunicorn.glogging import Logger  # gunicorn's own module: nothing of the app
 
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '4000')}"]
 worker_class = "gevent"
@@ -15,6 +18,29 @@ control_socket_disable = True  # no shared control socket: several instances may
 accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+# ---- the access log never shows a client key ---------------------------------------------------------
+# Gemini-style clients may send their key as `?key=`; the request line and query string atoms are
+# logged with it removed, and credential headers are blanked should a custom format name them.
+
+_KEY_PARAM = re.compile(r"(?i)((?:^|[?&;])(?:key|api_key|api-key|access_token)=)[^&;#\s]*")
+_CREDENTIAL_HEADERS = ("{authorization}i", "{x-api-key}i", "{x-goog-api-key}i", "{x-admin-key}i", "{cookie}i")
+
+
+class KeylessAccessLog(Logger):
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "q"):
+            if atoms.get(name):
+                atoms[name] = _KEY_PARAM.sub(r"\1[REDACTED]", atoms[name])
+        for name in _CREDENTIAL_HEADERS:
+            if atoms.get(name):
+                atoms[name] = "[REDACTED]"
+        return atoms
+
+
+logger_class = KeylessAccessLog
 
 
 def worker_exit(server, worker):

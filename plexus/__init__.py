@@ -20,7 +20,13 @@ def create_app(config_path=None, *, config=None, watch=True, **overrides):
     app.extensions["plexus"] = running.gateway
     app.extensions["plexus.usage"] = running.usage
 
-    from .web import dashboard, management, metrics_scrape, responses_ws, v1
+    from .web import admin_guard, dashboard, management, metrics_scrape, responses_ws, v1
+    from .web.limits import BodyDeadline
+    from .web.proxies import TrustedProxies
+
+    current = lambda: running.gateway.config  # noqa: E731  (follows hot reloads)
+    app.wsgi_app = TrustedProxies(BodyDeadline(app.wsgi_app, current), current)
+    admin_guard.install(app)
 
     app.register_blueprint(v1.bp)
     app.register_blueprint(responses_ws.bp)

@@ -26,14 +26,14 @@ import shlex
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
-import orjson
 import yaml
+
+from .redaction import REDACTED, cut_partial_secret, redact_text, spellings
 
 log = logging.getLogger("plexus.capture")
 
-REDACTED = "[REDACTED]"
 SYNC_S = 1.0
 PRUNE_S = 60.0
 PRUNE_AFTER_WRITE_S = 5.0
@@ -319,7 +319,7 @@ class Exchange:
             cut = max(part.seen - part.size, 0) + max(len(text) - keep[id(part)], 0)
             text = text[: keep[id(part)]]
             if cut:
-                text = _cut_partial_secret(text, secrets)
+                text = cut_partial_secret(text, secrets)
             return {"text": text, "bytes": part.seen, "truncated": bool(cut)}
 
         return {
@@ -343,22 +343,6 @@ class Exchange:
 
 
 # ---- redaction ------------------------------------------------------------------------------------
-
-
-def spellings(secrets):
-    """Each secret as it may appear: as is, escaped inside a JSON string, percent-encoded in a
-    URL. Longest first, so a secret that contains another is replaced whole."""
-    found = set()
-    for secret in secrets:
-        found |= {secret, orjson.dumps(secret).decode()[1:-1], quote(secret, safe="")}
-    return sorted(found, key=len, reverse=True)
-
-
-def redact_text(text, secrets):
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def redact_url(url, secrets):
@@ -392,15 +376,6 @@ def _presented(headers, url):
     query = url.partition("?")[2]
     found += [v for k, v in parse_qsl(query) if SENSITIVE.search(k)]
     return [v for v in found if len(v) >= MIN_PRESENTED]
-
-
-def _cut_partial_secret(text, secrets):
-    """A trimmed text may end in the first characters of a secret: cut them as well."""
-    for secret in secrets:
-        for n in range(min(len(secret) - 1, len(text)), 3, -1):
-            if text.endswith(secret[:n]):
-                return text[:-n] + REDACTED
-    return text
 
 
 def fair_share(sizes, budget):

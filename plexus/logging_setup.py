@@ -1,9 +1,14 @@
 """Logging: plain text by default or JSON lines, the level from config and changeable at run time,
 and the request id on every line logged while a request is being handled. No secret is ever
-passed to a logger: the request path logs names (key, provider, alias), never credentials."""
+passed to a logger: the request path logs names (key, provider, alias), never credentials.
+
+A text line is one line: control characters in a message (a client's model name may hold a
+newline) are written as escapes, so nobody can forge a log line. A traceback still follows its
+line as it is."""
 
 import json
 import logging
+import re
 import time
 
 from flask import g, has_request_context
@@ -17,6 +22,22 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
+
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character but tab written as a backslash escape."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class TextFormatter(logging.Formatter):
+    def formatMessage(self, record):
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,7 +63,7 @@ def setup(level="info", fmt="text"):
         logger.addHandler(handler)
         logger.propagate = False
     for handler in logger.handlers:
-        handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
     _format[0] = fmt
     set_level(level)
 

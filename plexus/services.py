@@ -47,7 +47,7 @@ class Services:
         self.writer = UsageWriter(storage.usage, FallbackFile(storage.spool_path), lambda rec: to_row(rec, gw.config),
                                   journal=_journal(storage.spool_path))
         self.usage = UsageAccounting(storage.usage, self.writer)
-        gw.sinks.append(self.writer.submit)
+        gw.sinks.append(self._store_record)
         gw.responses = storage.responses
         gw.cooldowns = Cooldowns(storage.cooldowns)
         gw.affinity = Affinity(storage.affinity)
@@ -70,7 +70,8 @@ class Services:
         gw, every = self.gateway, self.scheduler.every
         self._capture_job = every(CAPTURE_PRUNE_S, "capture-store", self._store_captures)
         gw.capture.on_queued = self._capture_job.soon
-        every(retention.INTERVAL_S, "retention", lambda: retention.prune_expired(self.storage, gw.config.retention_days))
+        every(retention.INTERVAL_S, "retention", lambda: retention.prune_expired(
+            self.storage, gw.config.retention_days, gw.config.responses_retention))
         if not watch:
             return
         config = gw.config
@@ -85,6 +86,12 @@ class Services:
         every(STATS_SYNC_S, "target-stats", lambda: self._share("target stats", gw.target_stats.sync), first=STATS_SYNC_S)
         if gw.metrics.shared_dir:  # alone, a process publishes at each scrape
             every(SAMPLE_S, "metrics", gw.metrics.publish, first=SAMPLE_S)
+
+    def _store_record(self, rec):
+        """Every call that authenticated leaves a usage row; one refused for its key does not (it is
+        counted in the metrics and logged), so anonymous traffic cannot fill the disk."""
+        if not rec.key_refused:
+            self.writer.submit(rec)
 
     def _store_captures(self):
         self._capture_job.within(self.gateway.capture.store_queued())
@@ -162,7 +169,17 @@ def build(config, database: str | None = None, watch: bool = True) -> Services:
     gateway = Gateway(config)  # configures logging
     for warning in config.warnings():
         log.warning("%s", warning)
-    return Services(gateway, open_storage(database_url(config, database)), watch)
+    storage = open_storage(database_url(config, database))
+    _claim_stored_responses(storage, config)
+    return Services(gateway, storage, watch)
+
+
+def _claim_stored_responses(storage, config):
+    """Responses stored before they had owners go to the key that has their name now."""
+    try:
+        storage.responses.claim_unowned({k.name: k.id for k in config.keys.values()})
+    except Exception as e:  # an unavailable database: the usage writer reports it
+        log.warning("stored responses not claimed: %s", e)
 
 
 def close_app(app) -> None:

@@ -6,8 +6,8 @@
 - Every would-be text is checked by `parse_config`, the same schemas and `${ENV}` resolution as
   start-up, before it is written; a refused edit raises `ConfigError` with line numbers.
 - Writes are atomic (a temp file in the same folder, then `os.replace`), and the previous text is
-  kept as `<file>.bak`. Every worker's `ConfigWatcher` picks the new file up; the caller applies
-  the returned `Config` to its own worker at once.
+  kept as `<file>.bak` (with the file's own mode). Every worker's `ConfigWatcher` picks the new
+  file up; the caller applies the returned `Config` to its own worker at once.
 - Lost updates are refused: each edit names the version (content hash) of the text it was based
   on; under an exclusive lock on `.<file>.lock`, a file whose version has moved since raises
   `Conflict`. A hand edit changes the hash too, so it is never overwritten silently.
@@ -101,7 +101,7 @@ def _current(path, base_version):
 def _commit(path, current, text, environ):
     config = validate(text, path, environ)
     if text != current.text:
-        write_atomic(backup_path(path), current.text)
+        write_atomic(backup_path(path), current.text, mode=_mode_of(path))  # as private as the file it copies
         write_atomic(path, text)
     return Saved(dataclasses.replace(config, stamp=file_stamp(path)), version_of(text))
 
@@ -110,15 +110,21 @@ def backup_path(path):
     return str(path) + ".bak"
 
 
-def write_atomic(path, text):
+def _mode_of(path):
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        return None
+
+
+def write_atomic(path, text, mode=None):
     """Write through a temp file in the same folder and os.replace, so a reader (another worker's
-    watcher) sees the old file or the new one, never half of one. Keeps the file's mode."""
+    watcher) sees the old file or the new one, never half of one. Keeps the file's mode unless
+    `mode` is given; a new file is readable by its owner only."""
     path = str(path)
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
+    if mode is None:
+        mode = _mode_of(path) or 0o600
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

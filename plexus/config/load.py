@@ -12,9 +12,10 @@ from collections.abc import Mapping
 import yaml
 from marshmallow import ValidationError
 
+from .model_names import model_name_problem
 from .schema import ALIAS, KEY, PROVIDER, ROOT
 from .vertex import vertex_base_url
-from .types import Alias, ClientKey, Config, CooldownPolicy, Failover, Pricing, Provider, Target
+from .types import Alias, ClientKey, Config, CooldownPolicy, Failover, Limits, Pricing, Provider, Target, networks
 
 DEFAULT_PATH = "config/plexus.yaml"
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -72,8 +73,7 @@ def parse_config(text: str, path: str = "<config>", environ: Mapping[str, str] |
                  stamp: tuple | None = None) -> Config:
     environ = os.environ if environ is None else environ
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
-        lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
+        raw, lines = _load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
@@ -90,6 +90,56 @@ def parse_config(text: str, path: str = "<config>", environ: Mapping[str, str] |
     if problems:
         raise ConfigError(path, [_with_line(p, lines) for p in problems])
     return Config(path=path, stamp=stamp, **config)
+
+
+MAX_EXPANDED_NODES = 100_000  # a real config is a few thousand; a 368-byte alias bomb is billions
+
+
+class _TooLarge(yaml.YAMLError):
+    def __init__(self, problem):
+        self.problem = problem
+        super().__init__(problem)
+
+
+def _load_yaml(text):
+    """(data, key path -> line) from one composition of `text`. Aliases are counted as the copies
+    they stand for before anything expands them: past MAX_EXPANDED_NODES the file is refused."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        if expanded_size(node) > MAX_EXPANDED_NODES:
+            raise _TooLarge(f"the file expands to more than {MAX_EXPANDED_NODES} values "
+                            "(YAML aliases repeating anchors): refused")
+        return loader.construct_document(node), _line_map(node)
+    finally:
+        loader.dispose()
+
+
+def expanded_size(root) -> int:
+    """How many nodes the document has once every alias is replaced by a copy of its anchor
+    (counted without copying: each shared node once, times its uses); a recursive alias counts as
+    too many."""
+    sizes = {}
+
+    def size(node):
+        key = id(node)
+        if key in sizes:
+            if sizes[key] is None:  # still being counted: the node contains itself
+                return MAX_EXPANDED_NODES + 1
+            return sizes[key]
+        sizes[key] = None
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in node.value)
+        else:
+            total = 1
+        sizes[key] = total = min(total, MAX_EXPANDED_NODES + 1)
+        return total
+
+    return size(root)
 
 
 def _resolve_env(value, path, environ, missing):
@@ -132,8 +182,9 @@ def _build(data, missing, problems):
             providers[pid] = _provider(pid, loaded, unset, what)
     declared = set(root.get("providers") or ())  # invalid providers still exist for targets' sake
     aliases, names = _aliases(root.get("models") or {}, declared, problems)
+    _check_model_names(providers, aliases, problems)
     admin_key = root.get("admin_key") if isinstance(root.get("admin_key"), str) else None
-    settings = {k: root[k] for k in ("database", "retention_days") if root.get(k) is not None}
+    settings = {k: root[k] for k in ("database", "retention_days", "responses_retention_days") if root.get(k) is not None}
     if not problems:  # only a validated root has well-formed blocks
         settings.update(_resilience(root))
     return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **settings)
@@ -157,6 +208,10 @@ def _resilience(root):
         out.update({f"log_{k}": v for k, v in root["logging"].items()})
     if (root.get("metrics") or {}).get("token"):
         out["metrics_token"] = root["metrics"]["token"]
+    if root.get("trusted_proxies"):
+        out["trusted_proxies"] = networks(root["trusted_proxies"])
+    if root.get("limits"):
+        out["limits"] = Limits(**root["limits"])
     return out
 
 
@@ -229,6 +284,21 @@ def _aliases(models, providers, problems):
             else:
                 names[other] = alias
     return aliases, names
+
+
+def _check_model_names(providers, aliases, problems):
+    """Model names a provider puts in its URLs must be safe there (config/model_names.py)."""
+    for pid, provider in providers.items():
+        for model in provider.pricing:
+            problem = model_name_problem(provider.type, model)
+            if problem:
+                problems.append((("providers", pid, "models", model), problem))
+    for name, alias in aliases.items():
+        for i, target in enumerate(alias.targets):
+            provider = providers.get(target.provider)
+            problem = provider and model_name_problem(provider.type, target.model)
+            if problem:
+                problems.append((("models", name, "targets", i, "model"), problem))
 
 
 def _validate(schema, data, path, problems):

@@ -178,8 +178,24 @@ class MetricsSchema(StrictSchema):
     token = fields.String(allow_none=True, validate=validate.Length(min=8, error="a metrics token needs 8 or more characters"))
 
 
+ADMIN_KEY_MIN = 16
+
+
+class LimitsSchema(StrictSchema):
+    """What one request may cost the gateway (issue 18); every key is optional (types.Limits holds
+    the defaults)."""
+
+    form_bytes = fields.Integer(validate=validate.Range(min=1024))  # a dashboard form's body
+    config_form_bytes = fields.Integer(validate=validate.Range(min=1024))  # the raw config editor's
+    form_fields = fields.Integer(validate=validate.Range(min=10))  # fields (or parts) in one form
+    body_timeout_s = fields.Float(validate=POSITIVE)  # the longest any request body may take to arrive
+    upstream_body_bytes = fields.Integer(validate=validate.Range(min=1024))  # a non-streamed upstream answer
+    sse_event_bytes = fields.Integer(validate=validate.Range(min=1024))  # one event of an upstream stream
+
+
 class RootSchema(StrictSchema):
-    admin_key = fields.String(allow_none=True)
+    admin_key = fields.String(allow_none=True, validate=validate.Length(
+        min=ADMIN_KEY_MIN, error=f"the admin key needs {ADMIN_KEY_MIN} or more characters"))
     database = fields.String(allow_none=True, validate=validate.Length(min=1))
     retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
     failover = fields.Nested(FailoverSchema)
@@ -189,6 +205,19 @@ class RootSchema(StrictSchema):
     keys = fields.Dict(keys=fields.String(), values=fields.Raw())
     providers = fields.Dict(keys=fields.String(), values=fields.Raw())
     models = fields.Dict(keys=fields.String(), values=fields.Raw())
+    # ---- hardening (issue 18) ----
+    trusted_proxies = fields.List(fields.String(validate=validate.Length(min=1)))  # IPs or CIDR networks
+    limits = fields.Nested(LimitsSchema)
+    responses_retention_days = fields.Integer(allow_none=True, validate=validate.Range(min=0))  # 0: keep them
+
+    @validates_schema
+    def proxy_networks(self, data, **kwargs):
+        from .types import networks  # ValueError names the bad entry
+
+        try:
+            networks(data.get("trusted_proxies") or ())
+        except ValueError as e:
+            raise ValidationError(str(e), "trusted_proxies") from None
 
 
 ROOT, PROVIDER, ALIAS, KEY = RootSchema(), ProviderSchema(), AliasSchema(), KeySchema()

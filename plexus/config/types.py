@@ -1,6 +1,9 @@
 """The loaded config: a tree of frozen dataclasses. The request path only ever reads an
 already-built `Config`, never the disk."""
 
+import hashlib
+import ipaddress
+import re
 from dataclasses import dataclass, field
 
 
@@ -80,6 +83,39 @@ class ClientKey:
     comment: str | None = None
     created: str | None = None
 
+    @property
+    def id(self) -> str:
+        """A stable id for what the gateway keeps for this key (stored responses): derived from
+        the secret, so a new key given a revoked key's name does not inherit anything."""
+        return hashlib.sha256(b"plexus-key-id:" + self.digest).hexdigest()[:32]
+
+
+DEFAULT_RESPONSES_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may cost the gateway: the `limits:` block."""
+
+    form_bytes: int = 64 * 1024  # a dashboard form (login included)
+    config_form_bytes: int = 2 * 1024 * 1024  # the raw config editor
+    form_fields: int = 1000  # fields of one url-encoded form, parts of a multipart one
+    body_timeout_s: float = 30.0  # every request body (dashboard, management, /v1) must arrive within
+    upstream_body_bytes: int = 32 * 1024 * 1024  # a non-streamed upstream answer, decompressed
+    sse_event_bytes: int = 4 * 1024 * 1024  # one event (or line) of an upstream stream
+
+
+def networks(entries) -> tuple:
+    """`trusted_proxies` entries (addresses or CIDR networks) as ip_network objects; ValueError
+    names an entry that is neither."""
+    out = []
+    for entry in entries:
+        try:
+            out.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"'{entry}' is not an IP address or network") from None
+    return tuple(out)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -99,13 +135,58 @@ class Config:
     metrics_token: str | None = None  # may read GET /metrics, as the admin key may
     model_facts: dict = field(default_factory=dict, repr=False, compare=False)  # (provider, model) -> catalog.Facts,
     #   filled when the config is applied (catalog.warm), read on the request path
+    trusted_proxies: tuple = ()  # ip_network objects whose X-Forwarded-For is believed
+    limits: Limits = field(default_factory=Limits)
+    responses_retention_days: int | None = None  # None: retention_days, else DEFAULT_RESPONSES_RETENTION_DAYS
+
+    @property
+    def responses_retention(self) -> int | None:
+        """Days stored Responses are kept (None: for ever)."""
+        days = self.responses_retention_days
+        if days is None:
+            days = self.retention_days or DEFAULT_RESPONSES_RETENTION_DAYS
+        return days or None
 
     def warnings(self):
         return [f"provider '{p.id}' is unusable: {p.unusable}" for p in self.providers.values() if p.unusable]
 
     def secrets(self):
-        """Every secret value this config holds, for redaction."""
+        """Every secret value this config holds, for redaction: the admin key, the metrics token,
+        client keys, provider keys, and what may carry a credential in a provider's `headers:` and
+        the `extra_body` of a provider or target (see configured_secrets)."""
         found = [self.admin_key, self.metrics_token] + [k.secret for k in self.keys.values()]
-        found += [p.api_key for p in self.providers.values()]
-        found += [p.vertex.get("credentials") for p in self.providers.values() if p.vertex]
-        return [s for s in found if s]
+        for p in self.providers.values():
+            found += [p.api_key, *configured_secrets(p.headers, p.quirks.get("extra_body"))]
+            if p.vertex:
+                found.append(p.vertex.get("credentials"))
+        for alias in self.aliases.values():
+            for t in alias.targets:
+                found += configured_secrets(None, t.quirks.get("extra_body"))
+        return list(dict.fromkeys(s for s in found if s))
+
+
+# Headers a provider may be configured with that are known to carry no credential; every other
+# header value is treated as a secret (so is its last word: `Bearer <token>` may be echoed alone).
+PUBLIC_HEADERS = frozenset({"accept", "content-type", "user-agent", "anthropic-version", "anthropic-beta", "openai-beta",
+                            "http-referer", "referer", "x-title"})
+SECRET_FIELD = re.compile(r"key|token|secret|passw|auth|cred|sign", re.I)
+MIN_SECRET = 8  # shorter values would redact ordinary words
+
+
+def configured_secrets(headers, extra_body) -> list:
+    """The secret-bearing values of a provider's `headers` and an `extra_body`: every header value
+    but those of PUBLIC_HEADERS, and string values of extra_body fields named like credentials."""
+    out = []
+    for name, value in (headers or {}).items():
+        if name.lower() not in PUBLIC_HEADERS and isinstance(value, str):
+            out += [value, value.split()[-1] if value.split() else value]
+    out += _named_secrets(extra_body)
+    return [v for v in dict.fromkeys(out) if len(v) >= MIN_SECRET]
+
+
+def _named_secrets(value, secret_field=False):
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _named_secrets(v, secret_field or bool(SECRET_FIELD.search(str(k))))]
+    if isinstance(value, list):
+        return [s for v in value for s in _named_secrets(v, secret_field)]
+    return [value] if secret_field and isinstance(value, str) else []

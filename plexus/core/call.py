@@ -47,6 +47,7 @@ class Call:
     targets: list | None = None  # (Target, Provider) pairs tried instead of the alias's
     session_headers: Mapping[str, str] = field(default_factory=dict)  # headers naming a session (core/affinity.py)
     # learned along the pipeline
+    owner: str | None = None  # the authenticated key's stable id (config.types.ClientKey.id): what stored state belongs to
     alias: str | None = None
     stream: bool = False
     prompt_cache_key: str | None = None  # the client's conversation key (OpenAI's `prompt_cache_key`), if it sent one

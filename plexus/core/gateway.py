@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 from .. import catalog, logging_setup
+from ..wire import sse
 from ..cooldowns import Cooldowns
 from .affinity import Affinity
 from .target_stats import TargetStats
@@ -37,6 +38,8 @@ class Gateway:
     def apply(self, config: Any) -> None:
         logging_setup.setup(config.log_level, config.log_format)
         catalog.warm(config)  # prices and context windows looked up now, not per request
+        self.upstreams.configure(config)
+        sse.set_max_event_bytes(config.limits.sse_event_bytes)
         index = {k.digest: k for k in config.keys.values()}
         self._state = (config, index)
         self.config_loaded_at = time.time()

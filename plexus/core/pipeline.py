@@ -13,9 +13,11 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
+from ..wire.limits import walk
 from ..wire.registry import module_for
+from ..wire.state_refs import refuse_reference, refuse_top_level
 from .call import COUNT_TOKENS, CREATE, EMBED, Call
-from .errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .errors import AuthenticationFailed, GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .affinity import digest as affinity_digest, session_key
 from .empty_answer import stream_detector, whole_is_empty
 from .context_fit import prompt_tokens, requested_output, says_exceeded
@@ -35,9 +37,15 @@ def run(gw: Gateway, call: Call) -> Reply:
     """Answer one call. Never raises: every outcome is a Reply, and every call leaves one record."""
     config = gw.config
     rec = call.record
-    watch = observers_for(gw.observers, call, config) if gw.observers else None
+    watch = None
     try:
-        rec.key_name = call.key_name or gw.authenticate(call.token).name
+        if call.key_name is None:
+            key = gw.authenticate(call.token)
+            rec.key_name, call.owner = key.name, key.id
+        else:
+            rec.key_name = call.key_name
+        # observers (capture) only for an authenticated call: nobody else's body is kept
+        watch = observers_for(gw.observers, call, config) if gw.observers else None
         body = parse_body(call)
         if call.operation == COUNT_TOKENS:
             call.alias, _ = call.style.check_request(body, call.route, count_only=True)
@@ -60,6 +68,7 @@ def run(gw: Gateway, call: Call) -> Reply:
         if not isinstance(e, GatewayError):  # a bug: still one record, and no stack trace for the client
             log.exception("unexpected error on %s %s", call.method, call.path)
             e = GatewayError("Internal gateway error", status=500)
+        rec.key_refused = isinstance(e, AuthenticationFailed)
         rec.finish(e.status, e.message)
         done(gw, call)
         same_family = call.operation == COUNT_TOKENS or rec.provider_type == call.style.FAMILY
@@ -77,9 +86,12 @@ def parse_body(call: Call) -> Any:
     if not raw:
         raise InvalidRequest("The request body is empty: send a JSON object")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise InvalidRequest(f"The request body is not valid JSON: {e}") from None
+    refuse_top_level(call.style.STYLE, body)
+    walk(body, lambda node: refuse_reference(node, body))  # nesting capped, upstream-state references refused
+    return body
 
 
 class Link:
@@ -263,7 +275,7 @@ def conversation(gw: Gateway, call: Call, body: dict) -> Callable[[bool], dict]:
 
     def prepared(same_family: bool) -> dict:
         if same_family not in done:
-            done[same_family] = call.style.prepare(body, gw.responses, call.record.key_name, same_family)
+            done[same_family] = call.style.prepare(body, gw.responses, call.owner, same_family)
         return done[same_family]
 
     return prepared
@@ -280,7 +292,7 @@ def remember(gw: Gateway, call: Call, link: Link, final: dict | None) -> None:
     if not call.style.KEEPS_CONVERSATIONS:
         return
     try:
-        call.style.remember(gw.responses, call.record.key_name, link.body, final)
+        call.style.remember(gw.responses, call.owner, link.body, final)
     except Exception:  # storing is a service to the client; it must not break the answer
         log.exception("could not store response %s", call.request_id)
 

@@ -13,6 +13,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from .errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ..redaction import redact_and_clip, spellings
 from ..wire.error_body import parse_error_body
 
 log = logging.getLogger("plexus.proxy")
@@ -23,11 +24,18 @@ HEAD_LIMIT = 1 << 20  # bytes of a stream held back while looking for its first 
 
 class Upstreams:
     """One pooled `requests.Session` per provider (keyed by id and base URL, so an edited provider
-    gets a fresh pool)."""
+    gets a fresh pool). `configure` follows the config: the secrets to blank out of upstream error
+    messages, the largest non-streamed answer to read."""
 
     def __init__(self, pool_size: int = 256) -> None:
         self.pool_size = pool_size
         self._sessions = {}
+        self.secrets: list[str] = []  # redaction.spellings of every secret the config holds
+        self.max_body = 32 * 1024 * 1024
+
+    def configure(self, config: Any) -> None:
+        self.secrets = spellings(config.secrets())
+        self.max_body = config.limits.upstream_body_bytes
 
     def session(self, provider: Any) -> requests.Session:
         key = (provider.id, provider.api_base_url)
@@ -49,8 +57,9 @@ class Upstreams:
         # environment settings into every call, none of which an upstream call uses
         prepared.prepare(method="POST", url=url, headers=headers, data=body)
         try:
+            # always streamed here: a body is then read in pieces, never more than a cap of it
             resp = self.session(provider).send(
-                prepared, stream=stream, timeout=(provider.connect_timeout, first_byte_timeout(provider))
+                prepared, stream=True, timeout=(provider.connect_timeout, first_byte_timeout(provider))
             )
         except requests.exceptions.ConnectTimeout:
             raise UpstreamTimeout(f"Timed out connecting to provider '{provider.id}'") from None
@@ -60,7 +69,9 @@ class Upstreams:
             log.warning("provider %s unreachable: %s", provider.id, type(e).__name__)
             raise UpstreamUnavailable(f"Could not reach provider '{provider.id}'") from None
         if resp.status_code >= 400:
-            raise upstream_error(resp, provider, stream)
+            raise upstream_error(resp, provider, self.secrets)
+        if not stream:
+            read_whole(resp, provider, self.max_body)
         return resp
 
     def close(self) -> None:
@@ -69,26 +80,47 @@ class Upstreams:
         self._sessions.clear()
 
 
-def upstream_error(resp: requests.Response, provider: Any, streamed: bool) -> UpstreamError:
+def read_whole(resp: requests.Response, provider: Any, limit: int) -> None:
+    """Read a non-streamed answer into `resp.content`, in pieces, failing (502) past `limit` bytes."""
+    pieces, size = [], 0
     try:
-        body = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if streamed else resp.content[:MAX_ERROR_BODY]
+        while True:
+            piece = resp.raw.read(65536, decode_content=True)
+            if not piece:
+                break
+            size += len(piece)
+            if size > limit:
+                resp.close()
+                raise UpstreamError(f"Provider '{provider.id}' answered with more than {limit} bytes", status=502)
+            pieces.append(piece)
+    except GatewayError:
+        raise
+    except Exception as e:
+        resp.close()
+        raise stream_error(e, provider, started=False) from None
+    resp._content = b"".join(pieces)  # what requests itself keeps once it has read a body
+    resp._content_consumed = True
+
+
+MAX_ERROR_MESSAGE = 500  # characters of an upstream's error message passed on (after redaction)
+
+
+def upstream_error(resp: requests.Response, provider: Any, secrets: list[str] = ()) -> UpstreamError:
+    """The upstream's error (at most MAX_ERROR_BODY bytes of it read) with every secret the config
+    holds blanked out of its message before the message is cut."""
+    try:
+        body = resp.raw.read(MAX_ERROR_BODY, decode_content=True)
     except Exception:
         body = b""
     finally:
         resp.close()
-    message, upstream_type, code = parse_error_body(body)
-    message = redact_key(message or f"Provider '{provider.id}' answered HTTP {resp.status_code}", provider)
+    message, upstream_type, code = parse_error_body(body, limit=None)
+    message = message or f"Provider '{provider.id}' answered HTTP {resp.status_code}"
+    message = redact_and_clip(message, secrets or spellings([provider.api_key]), MAX_ERROR_MESSAGE, mark="***")
     headers = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
     error = UpstreamError(message, status=resp.status_code, upstream_type=upstream_type, code=code, headers=headers)
     error.upstream_body = body  # the upstream's own words, for debug capture (plexus/capture.py redacts them)
     return error
-
-
-def redact_key(text: str, provider: Any) -> str:
-    """The provider's own API key blanked out of an upstream's error message."""
-    if provider.api_key and provider.api_key in text:
-        text = text.replace(provider.api_key, "***")
-    return text
 
 
 def first_byte_timeout(provider: Any) -> float:
@@ -199,7 +231,8 @@ def iter_body(resp: requests.Response) -> Iterator[bytes]:
     chunk at a time; others as whatever one socket read returns."""
     raw = resp.raw
     if raw.chunked and raw.supports_chunked_reads():
-        yield from raw.read_chunked(None, decode_content=True)
+        # at most 64 KiB at a time, however large the HTTP chunk (a small one still comes whole)
+        yield from raw.read_chunked(65536, decode_content=True)
         return
     while True:
         data = raw.read1(65536, decode_content=True)

@@ -47,15 +47,21 @@ class UsageStore(Protocol):
 
 
 class ResponseStore(Protocol):
-    def put(self, response_id: str, key_name: str | None, value: dict) -> None: ...
+    """Stored responses, each owned by one client key's stable id (config.types.ClientKey.id)."""
 
-    def get(self, response_id: str, key_name: str | None) -> dict | None:
+    def put(self, response_id: str, owner: str | None, value: dict) -> None: ...
+
+    def get(self, response_id: str, owner: str | None) -> dict | None:
         """The stored value, only for the key that stored it."""
 
-    def delete(self, response_id: str, key_name: str | None) -> bool: ...
+    def delete(self, response_id: str, owner: str | None) -> bool: ...
 
     def prune(self, before: float) -> int:
         """Delete responses stored before `before` (epoch seconds); returns how many."""
+
+    def claim_unowned(self, owners: dict[str, str]) -> int:
+        """Give responses stored by key name only (before owners) to the key with that name now
+        ({name: id}); returns how many."""
 
 
 class CooldownStore(Protocol):
@@ -128,6 +134,20 @@ class ConfigStore(Protocol):
         """Make `text` the shared config (a new version unless it is so already); returns the version."""
 
 
+class InstallState(Protocol):
+    """Named values every worker and instance of one install shares (the dashboard's session
+    secret and session generation)."""
+
+    def get_or_create(self, name: str, value: str) -> str:
+        """The stored value of `name`, storing `value` first when there is none (atomically: every
+        caller gets the same answer)."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def increment(self, name: str) -> int:
+        """Add one to the counter `name` (0 when unset); returns the new value."""
+
+
 class Storage(Protocol):
     usage: UsageStore
     responses: ResponseStore
@@ -136,6 +156,7 @@ class Storage(Protocol):
     config: ConfigStore | None  # None: one machine, whose config file every worker reads
     affinity: AffinityStore
     target_stats: TargetStatsStore
+    install: InstallState
     spool_path: str  # a local file for usage rows the database could not take (usage.fallback)
     poll_interval: float  # seconds between reads of what other workers changed (cooldowns, switch)
 

@@ -67,10 +67,11 @@ def copy_usage(path, target, chunk, out) -> tuple[int, int]:
 def copy_responses(path, target, chunk) -> tuple[int, int]:
     read = copied = 0
     with closing(sqlite3.connect(path)) as conn:
-        cursor = conn.execute("SELECT id, key_name, created, data FROM responses ORDER BY id")
+        cursor = conn.execute("SELECT id, key_name, owner, created, data FROM responses ORDER BY id")
         while rows := cursor.fetchmany(chunk):
             read += len(rows)
-            copied += target.responses.copy_in([(i, k, c, d.encode() if isinstance(d, str) else d) for i, k, c, d in rows])
+            copied += target.responses.copy_in([(i, k, o, c, d.encode() if isinstance(d, str) else d)
+                                                for i, k, o, c, d in rows])
     return read, copied
 
 

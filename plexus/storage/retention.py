@@ -1,5 +1,6 @@
-"""The retention period (`retention_days` in the config): usage records and stored responses older
-than it are deleted, once at start and then hourly, on the scheduler's thread."""
+"""The retention periods: usage records older than `retention_days` (default: kept) and stored
+responses older than `responses_retention_days` (default: `retention_days`, else 30 days) are
+deleted, once at start and then hourly, on the scheduler's thread."""
 
 import logging
 import time
@@ -12,12 +13,17 @@ DAY = 86400
 INTERVAL_S = 3600.0
 
 
-def prune_expired(storage: Storage, days: float | None) -> None:
-    """Delete what is older than `days` (None or 0: keep everything)."""
-    if not days:
-        return
-    before = time.time() - days * DAY
-    pruned = storage.usage.prune(before)
-    if pruned:
-        log.info("pruned %d usage records older than %s days", pruned, days)
-    storage.responses.prune(before)
+_SAME = object()
+
+
+def prune_expired(storage: Storage, days: float | None, responses_days: float | None = _SAME) -> None:
+    """Delete usage records older than `days` and stored responses older than `responses_days`
+    (by default `days` too); None or 0 keeps them."""
+    now = time.time()
+    if days:
+        pruned = storage.usage.prune(now - days * DAY)
+        if pruned:
+            log.info("pruned %d usage records older than %s days", pruned, days)
+    responses_days = days if responses_days is _SAME else responses_days
+    if responses_days:
+        storage.responses.prune(now - responses_days * DAY)

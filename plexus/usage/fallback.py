@@ -19,6 +19,7 @@ import orjson
 log = logging.getLogger("plexus.usage")
 
 REPLAY_CHUNK = 500
+FILE_MODE = 0o600  # usage rows are as private as the database they were meant for
 
 
 class FallbackFile:
@@ -29,7 +30,7 @@ class FallbackFile:
         """Write rows durably (fsync). Raises OSError when even this is impossible."""
         data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
         while True:
-            with open(self.path, "ab") as f:
+            with open(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "ab") as f:
                 _lock(f)
                 if not _is_current(f, self.path):
                     continue  # a replay took the file away meanwhile: append to the new one

@@ -31,6 +31,7 @@ class UsageRecord:
     first_byte: float | None = None  # perf_counter when the first byte went to the client
     upstream_s: float = 0.0  # time spent waiting on the upstream
     duration_s: float | None = None
+    key_refused: bool = False  # no valid client key: counted in metrics and logged, never stored
 
     def finish(self, status, error=None):
         if self.status is None or status == "cancelled":

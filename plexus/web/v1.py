@@ -184,7 +184,7 @@ def stored_response(style, response_id, action):
     gw = gateway()
     try:
         key = gw.authenticate(client_token())
-        return Response(orjson.dumps(action(gw.responses, key.name, response_id)), content_type="application/json")
+        return Response(orjson.dumps(action(gw.responses, key.id, response_id)), content_type="application/json")
     except GatewayError as e:
         return respond(pipeline.error_reply(style, e))
 

@@ -3,15 +3,16 @@
 import orjson
 
 
-def parse_error_body(body):
+def parse_error_body(body, limit=500):
     """(message, type, code) from any provider's error JSON: OpenAI `{"error":{...}}`, Anthropic
     `{"type":"error","error":{...}}`, Google `{"error":{"code","message","status"}}` (sometimes in a
-    one-element list), or a bare `{"message"}`/`{"detail"}`. Non-JSON bodies give their text."""
+    one-element list), or a bare `{"message"}`/`{"detail"}`. Non-JSON bodies give their text (its
+first `limit` characters; None: all of it, for a caller that redacts before it cuts)."""
     try:
         data = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
-        return (text[:500] or None), None, None
+        return (text[:limit] if limit else text) or None, None, None
     if isinstance(data, list) and data:
         data = data[0]
     if not isinstance(data, dict):

@@ -7,6 +7,8 @@ data stays `bytes` (what orjson parses and what the fast path forwards).
 
 from typing import NamedTuple
 
+from ..core.errors import UpstreamError
+
 
 class Event(NamedTuple):
     event: str | None
@@ -14,37 +16,63 @@ class Event(NamedTuple):
     id: str | None = None
 
 
+MAX_EVENT_BYTES = [4 * 1024 * 1024]  # the config's limits.sse_event_bytes (set_max_event_bytes)
+
+
+def set_max_event_bytes(limit: int) -> None:
+    MAX_EVENT_BYTES[0] = limit
+
+
+class EventTooLarge(UpstreamError):
+    """An upstream sent a line or event longer than the limit: the stream is failed, not buffered."""
+
+    def __init__(self, message):
+        super().__init__(message, status=502)
+
+
 class SSEDecoder:
     """Incremental decoder after the WHATWG algorithm: comments skipped, one leading space after the
-    colon stripped, several `data:` lines joined with LF, an event dispatched on a blank line."""
+    colon stripped, several `data:` lines joined with LF, an event dispatched on a blank line.
 
-    __slots__ = ("_buf", "_event", "_data", "_id")
+    An unfinished line is kept as a list of pieces and joined once, when its end arrives (joining on
+    every read would copy it again each time: quadratic in its length). A line, or an event's data,
+    longer than `max_bytes` raises EventTooLarge."""
 
-    def __init__(self):
-        self._buf = b""
+    __slots__ = ("_pending", "_pending_size", "_event", "_data", "_data_size", "_id", "max_bytes")
+
+    def __init__(self, max_bytes=None):
+        self._pending = []  # pieces of the line not yet ended
+        self._pending_size = 0
         self._event = None
         self._data = []
+        self._data_size = 0
         self._id = None
+        self.max_bytes = max_bytes or MAX_EVENT_BYTES[0]
 
     def feed(self, chunk):
-        buf = self._buf + chunk if self._buf else chunk
+        held_cr = self._pending and self._pending[-1].endswith(b"\r")  # a line ended by a lone CR
+        if b"\n" not in chunk and b"\r" not in chunk and not held_cr:
+            if chunk:
+                self._hold(chunk)
+            return []
+        buf = b"".join(self._pending) + chunk if self._pending else chunk
+        self._pending, self._pending_size = [], 0
+        # a trailing CR may be the first half of a CRLF: keep it until the next read
+        hold = buf.endswith(b"\r")
+        if hold:
+            buf = buf[:-1]
         if b"\r" in buf:
-            # a trailing CR may be the first half of a CRLF: keep it until the next read
-            hold = buf.endswith(b"\r")
-            if hold:
-                buf = buf[:-1]
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            lines = buf.split(b"\n")
-            self._buf = lines.pop() + (b"\r" if hold else b"")
-        else:
-            lines = buf.split(b"\n")
-            self._buf = lines.pop()
+        lines = buf.split(b"\n")
+        rest = lines.pop() + (b"\r" if hold else b"")
+        if rest:
+            self._hold(rest)
         events = []
         for line in lines:
             if not line:
                 if self._data:
                     events.append(Event(self._event, b"\n".join(self._data), self._id))
-                self._event, self._data = None, []
+                self._event, self._data, self._data_size = None, [], 0
                 continue
             if line[0] == 58:  # b":" starts a comment (keep-alive)
                 continue
@@ -52,6 +80,9 @@ class SSEDecoder:
             if sep and value[:1] == b" ":
                 value = value[1:]
             if name == b"data":
+                self._data_size += len(value) + 1
+                if self._data_size > self.max_bytes:
+                    raise EventTooLarge(f"an upstream stream event is larger than {self.max_bytes} bytes")
                 self._data.append(value)
             elif name == b"event":
                 self._event = value.decode("utf-8", "replace")
@@ -59,10 +90,17 @@ class SSEDecoder:
                 self._id = value.decode("utf-8", "replace")
         return events
 
+    def _hold(self, piece):
+        self._pending_size += len(piece)
+        if self._pending_size > self.max_bytes:
+            raise EventTooLarge(f"an upstream stream line is longer than {self.max_bytes} bytes")
+        self._pending.append(piece)
+
     def close(self):
         """End of stream: a final event not followed by a blank line is still dispatched."""
-        events = self.feed(b"\n\n") if (self._buf.strip() or self._data) else []
-        self._buf = b""
+        unfinished = b"".join(self._pending)
+        events = self.feed(b"\n\n") if (unfinished.strip() or self._data) else []
+        self._pending, self._pending_size = [], 0
         return events
 
 

@@ -106,9 +106,19 @@ def add_provider(page, name, base_url, model, prices=None):
     expect(page.get_by_text(f"Provider '{name}' added.")).to_be_visible()
 
 
+def watch_csp(page):
+    """Every Content-Security-Policy violation the page reports (the dashboard's CSP allows no
+    inline script or style: a template that needs one would break under it)."""
+    violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+    page.on("pageerror", lambda e: violations.append(f"page error: {e}"))
+    return violations
+
+
 def test_operator_journey(gateway, upstreams, context):
     up_a, up_b = upstreams
     page = context.new_page()
+    violations = watch_csp(page)
 
     # log in
     page.goto(gateway.url + "/")
@@ -216,12 +226,14 @@ def test_operator_journey(gateway, upstreams, context):
     page.get_by_role("link", name="Config").click()
     expect(page.locator("#config-text")).to_contain_text("fake-a")
     shot(page, "config-desktop")
+    assert not violations, violations
     page.close()
 
 
 def test_phone_width(gateway, context):
     """Every page at phone width (after the journey above filled them)."""
     page = context.new_page()
+    violations = watch_csp(page)
     page.set_viewport_size(PHONE)
     page.goto(gateway.url + "/login")
     if page.locator("#admin_key").count():
@@ -235,4 +247,5 @@ def test_phone_width(gateway, context):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, f"{path} scrolls sideways on a phone ({width}px): {page.evaluate(WIDE)}"
         shot(page, f"{name}-phone")
+    assert not violations, violations
     page.close()

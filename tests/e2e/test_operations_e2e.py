@@ -142,7 +142,9 @@ def test_no_secret_reaches_the_log_or_the_captures(gw, fake):
         assert chat(gw, headers={"Authorization": f"Bearer {wrong}"})[0] == 401
     for wrong in (PROVIDER_SECRET, CLIENT_SECRET, TOKEN):
         assert requests.get(gw.url + "/v0/management/usage", headers={"x-admin-key": wrong}, timeout=5).status_code == 401
-    assert requests.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {CLIENT_SECRET}"}, timeout=5).status_code == 401
+    # the fourth wrong admin key in a row from one address may already wait out the throttle (issue 18)
+    assert requests.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {CLIENT_SECRET}"},
+                        timeout=5).status_code in (401, 429)
     gemini = requests.post(f"{gw.url}/v1beta/models/fast:generateContent?key={CLIENT_SECRET}", timeout=10,
                            json={"contents": [{"role": "user", "parts": [{"text": said}]}]})
     assert gemini.status_code == 200

@@ -41,7 +41,7 @@ def test_a_bad_config_fails_with_the_start_up_messages(write_config, monkeypatch
     with pytest.raises(ConfigError) as startup:
         load_config(str(path))
     assert done.stderr == f"plexus: the config cannot be used:\n{startup.value}\n"
-    assert f"{path}: line 19: models.broken.selector: Must be one of: random, in_order, least_busy, latency, cost" in done.stderr.splitlines()
+    assert f"{path}: line 20: models.broken.selector: Must be one of: random, in_order, least_busy, latency, cost" in done.stderr.splitlines()
     assert any("colour: unknown key" in line for line in done.stderr.splitlines())
 
 

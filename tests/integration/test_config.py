@@ -23,7 +23,7 @@ def problems(text, environ=None):
 
 
 def test_example_config_loads_and_reports_keyless_providers():
-    cfg = load_config(str(ROOT / "config/plexus.yaml"), environ={"PLEXUS_ADMIN_KEY": "a" * 12, "PLEXUS_KEY_MY_APP": "k" * 12})
+    cfg = load_config(str(ROOT / "config/plexus.yaml"), environ={"PLEXUS_ADMIN_KEY": "a" * 16, "PLEXUS_KEY_MY_APP": "k" * 12})
     assert set(cfg.providers) >= {"openai", "openrouter", "deepseek", "groq"}
     assert all(p.unusable for p in cfg.providers.values())
     assert "OPENAI_API_KEY" in cfg.providers["openai"].unusable

@@ -77,8 +77,8 @@ def test_an_unexpected_error_in_count_tokens_still_leaves_one_record(env, write_
 
 
 def test_a_stored_history_is_expanded_for_the_target_actually_chosen(env, write_config, tmp_path, fakes):
-    """The first target (Responses upstream) could resolve an unknown previous_response_id itself;
-    when it fails over to a Chat upstream, the gateway must decide again, for that target."""
+    """An unknown previous_response_id is refused before any target sees it — even a Responses
+    upstream, which would resolve it under the provider's key, shared by every client (issue 18)."""
     a, b = fakes
     app, records = make_app(write_config, tmp_path, a.url, b.url)
     a.reply(status=503, body=wire.openai_error(503, "overloaded", "server_error"))
@@ -86,7 +86,7 @@ def test_a_stored_history_is_expanded_for_the_target_actually_chosen(env, write_
     resp = app.test_client().post("/v1/responses", data=json.dumps(body), content_type="application/json",
                                   headers={"Authorization": f"Bearer {CLIENT_SECRET}"})
     assert resp.status_code == 400 and "resp_unknown" in resp.json["error"]["message"]
-    assert len(a.requests) == 1 and not b.requests and len(records) == 1
+    assert not a.requests and not b.requests and len(records) == 1
 
 
 def test_the_registry_names_what_a_client_style_lacks():

@@ -194,7 +194,9 @@ def test_a_database_made_before_named_migrations_upgrades_with_everything_in_it(
     storage.usage.write_batch([row(request_id="new", time=T0 + 400)])
     storage.usage.write_batch([{"record_key": "key0001", "time": T0, "request_id": "again"}])  # a replayed old row
     assert storage.usage.query(Filters(), 100, 0)[1] == 7
-    assert storage.responses.get("resp_legacy", "test") == {"input": [], "response": {"id": "resp_legacy"}}
+    assert storage.responses.get("resp_legacy", "key-id-of-test") is None  # stored by name only: not yet anyone's
+    assert storage.responses.claim_unowned({"test": "key-id-of-test"}) == 1  # the key named so at start
+    assert storage.responses.get("resp_legacy", "key-id-of-test") == {"input": [], "response": {"id": "resp_legacy"}}
     assert storage.cooldowns.load()[("up", "up-model")][2] == "legacy failure"
     assert storage.captures.load_switch()["providers"] == ["up"]
     assert storage.captures.for_request("req1")["request_id"] == "req1"

@@ -4,7 +4,7 @@ import textwrap
 
 
 def config_text(base_url, extra=""):
-    """One chat provider `up` at `base_url`, one alias `fast` (also `fast-too`), key `test`, the admin
+    """One chat provider `up` at `base_url` (sending a header secret), one alias `fast` (also `fast-too`), key `test`, the admin
     key; secrets by ${ENV} reference (tests.support.secrets.ENV). `extra` is appended as is."""
     return textwrap.dedent(
         f"""\
@@ -17,6 +17,7 @@ def config_text(base_url, extra=""):
             type: chat
             api_base_url: {base_url}/v1
             api_key: ${{UPSTREAM_KEY}}
+            headers: {{x-upstream-token: "${{UPSTREAM_HEADER_TOKEN}}"}}
             timeouts: {{connect: 2, read: 5}}
             models:
               up-model: {{pricing: {{input: 1.0, output: 2.0, cached_input: 0.5}}}}

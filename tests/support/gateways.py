@@ -40,6 +40,7 @@ def shared_config(fake_url):
         "keys": {"test": {"secret": "${PLEXUS_KEY_TEST}"}, "other": {"secret": OTHER_SECRET}},
         "providers": {
             "up": provider("chat", f"{fake_url}/v1", timeouts={"connect": 2, "read": 5},
+                           headers={"x-upstream-token": "${UPSTREAM_HEADER_TOKEN}"},
                            models={"up-model": {"pricing": {"input": 1.0, "output": 2.0, "cached_input": 0.5}}}),
             "oa": provider("chat", f"{fake_url}/v1"),
             "an": provider("messages", f"{fake_url}/v1"),

@@ -11,6 +11,7 @@ from .captures import PostgresCaptureStore
 from .config import PostgresConfigStore
 from .connect import Database
 from .cooldowns import PostgresCooldownStore
+from .install_state import PostgresInstallState
 from .migrations import migrate
 from .responses import PostgresResponseStore
 from .routing_state import PostgresAffinityStore, PostgresTargetStatsStore
@@ -40,6 +41,7 @@ class PostgresStorage(MigratedOnce):
         self.config = PostgresConfigStore(self.db)
         self.affinity = PostgresAffinityStore(self.db)
         self.target_stats = PostgresTargetStatsStore(self.db)
+        self.install = PostgresInstallState(self.db)
 
     def migrate(self) -> list[str]:
         with self.db.pool.connection() as conn:

@@ -151,6 +151,19 @@ CREATE TABLE target_stats (
 );
 """
 
+INSTALL_STATE_TABLE = """
+CREATE TABLE install_state (
+    name text PRIMARY KEY,
+    value text NOT NULL
+);
+"""
+
+# stored responses belong to a key's stable id, not its name (a new key may reuse a revoked one's)
+RESPONSES_OWNER = """
+ALTER TABLE responses ADD COLUMN owner text;
+CREATE INDEX responses_owner_unclaimed ON responses (key_name) WHERE owner IS NULL
+"""
+
 MIGRATIONS = [
     Migration("usage-table", _script(USAGE_TABLE)),
     Migration("usage-hourly-rollups", _script(ROLLUPS)),
@@ -162,6 +175,8 @@ MIGRATIONS = [
     Migration("usage-skipped-targets", _script("ALTER TABLE usage ADD COLUMN skipped text")),
     Migration("affinity-table", _script(AFFINITY_TABLE)),
     Migration("target-stats-table", _script(TARGET_STATS_TABLE)),
+    Migration("install-state-table", _script(INSTALL_STATE_TABLE)),
+    Migration("responses-owner", _script(RESPONSES_OWNER)),
 ]
 
 

@@ -8,6 +8,7 @@ from .captures import SQLiteCaptureStore
 from .connect import create_file, transaction, connect, use_wal
 from .cooldowns import SQLiteCooldownStore
 from .routing_state import SQLiteAffinityStore, SQLiteTargetStatsStore
+from .install_state import SQLiteInstallState
 from .migrations import migrate
 from .responses import SQLiteResponseStore
 from .usage import SQLiteUsageStore
@@ -30,6 +31,7 @@ class SQLiteStorage(MigratedOnce):
         self.captures = SQLiteCaptureStore(path)
         self.affinity = SQLiteAffinityStore(path)
         self.target_stats = SQLiteTargetStatsStore(path)
+        self.install = SQLiteInstallState(path)
 
     def migrate(self) -> list[str]:
         """Create the file and every table, or bring an older file up to date (rows kept)."""

@@ -1,5 +1,5 @@
 """The SQLite schema of every table Plexus keeps (usage and its rollups, stored responses,
-cooldowns, the capture switch and captures) and its migrations: named steps, applied once each, in
+cooldowns, the capture switch and captures, the install's shared secrets) and its migrations: named steps, applied once each, in
 list order, all together on start. The names applied are recorded in `schema_migrations`, so
 branches can add steps side by side without fighting over a number. A step may add or rebuild
 structure but must keep every row; new steps go at the end, and a step already released is never
@@ -114,6 +114,19 @@ CREATE TABLE target_stats (
 );
 """
 
+INSTALL_STATE_TABLE = """
+CREATE TABLE IF NOT EXISTS install_state (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+# stored responses belong to a key's stable id, not its name (a new key may reuse a revoked one's)
+RESPONSES_OWNER = """
+ALTER TABLE responses ADD COLUMN owner TEXT;
+CREATE INDEX responses_owner_unclaimed ON responses (key_name) WHERE owner IS NULL
+"""
+
 
 def _usage_table(conn):
     conn.execute(USAGE_TABLE)
@@ -169,6 +182,8 @@ MIGRATIONS = [
     Migration("usage-skipped-targets", _script("ALTER TABLE usage ADD COLUMN skipped TEXT")),
     Migration("affinity-table", _script(AFFINITY_TABLE)),
     Migration("target-stats-table", _script(TARGET_STATS_TABLE)),
+    Migration("install-state-table", _script(INSTALL_STATE_TABLE)),
+    Migration("responses-owner", _script(RESPONSES_OWNER)),
 ]
 
 

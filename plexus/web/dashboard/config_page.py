@@ -1,10 +1,14 @@
 """The raw config file in a text area: checked with the start-up schemas before it is saved, the
 problems listed with their line numbers.
 
-Literal secrets in the file (an `admin_key`, a key's `secret`, a provider's `api_key` or header
-written out rather than as `${ENV}`) are not sent to the browser: the editor shows a placeholder
-in their place, and saving puts the file's value back wherever the placeholder still stands."""
+Literal secrets in the file (an `admin_key`, `metrics.token`, a key's `secret`, a provider's
+`api_key` or header value written out rather than as `${ENV}`), however short, are not sent to the
+browser: the editor shows a placeholder exactly where each value is written (found by its position
+in the parsed file, so a short secret never blanks out other text), and also wherever a longer one
+appears again (in a comment, say). Saving puts the file's text back wherever a placeholder still
+stands."""
 
+import yaml
 from flask import request
 
 from ...config import edit as config_edit
@@ -14,38 +18,66 @@ from .pages import Pages, config_path, gateway, render
 pages = Pages("config")
 
 PLACEHOLDER = "PLEXUS-HIDDEN-SECRET-{}"
+# where secrets are written: "*" is any key of a mapping
+SECRET_PATHS = (("admin_key",), ("metrics", "token"), ("keys", "*", "secret"), ("providers", "*", "api_key"),
+                ("providers", "*", "headers", "*"))
+ALSO_ELSEWHERE = 6  # a hidden value at least this long is also hidden where else it appears
 
 
-def literal_secrets(text):
-    """The literal secret values written in `text` (longest first, so one inside another is safe)."""
+def secret_spans(text):
+    """[(start, end)] of the text of every literal secret value (inside its quotes, if quoted)."""
     try:
-        _, doc = config_edit.load_document(text)
-    except ConfigError:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes only: aliases are never expanded
+    except yaml.YAMLError:
         return []
-    found = []
-    if isinstance(doc.get("admin_key"), str):
-        found.append(doc["admin_key"])
-    for spec in (doc.get("keys") or {}).values():
-        if isinstance(spec, dict) and isinstance(spec.get("secret"), str):
-            found.append(spec["secret"])
-    for spec in (doc.get("providers") or {}).values():
-        if isinstance(spec, dict):
-            if isinstance(spec.get("api_key"), str):
-                found.append(spec["api_key"])
-            found += [v for v in (spec.get("headers") or {}).values() if isinstance(v, str)] if isinstance(spec.get("headers"), dict) else []
-    values = {str(v) for v in found if not config_edit.is_reference(v) and "${" not in str(v) and len(str(v)) >= 6}
-    return sorted(values, key=lambda v: (-len(v), v))
+    spans = set()
+    for pattern in SECRET_PATHS:
+        for node in _find(root, pattern):
+            if not isinstance(node, yaml.ScalarNode) or node.style not in (None, "'", '"'):
+                continue  # block scalars: see ALSO_ELSEWHERE
+            if not node.value or config_edit.is_reference(node.value) or "${" in node.value:
+                continue
+            start, end = node.start_mark.index, node.end_mark.index
+            if node.style:
+                start, end = start + 1, end - 1
+            spans.add((start, end))
+    return sorted(spans)
+
+
+def _find(node, pattern):
+    if not pattern:
+        yield node
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and pattern[0] in ("*", key.value):
+            yield from _find(value, pattern[1:])
+
+
+def hidden_texts(text):
+    """The distinct texts `conceal` hides, in order; placeholder n stands for the n-th."""
+    seen = []
+    for start, end in secret_spans(text):
+        if text[start:end] not in seen:
+            seen.append(text[start:end])
+    return seen
 
 
 def conceal(text):
-    for i, secret in enumerate(literal_secrets(text), 1):
-        text = text.replace(secret, PLACEHOLDER.format(i))
-    return text
+    hidden = hidden_texts(text)
+    out = text
+    for start, end in reversed(secret_spans(text)):
+        out = out[:start] + PLACEHOLDER.format(hidden.index(text[start:end]) + 1) + out[end:]
+    for i, secret in sorted(enumerate(hidden, 1), key=lambda pair: -len(pair[1])):
+        if len(secret) >= ALSO_ELSEWHERE:
+            out = out.replace(secret, PLACEHOLDER.format(i))
+    return out
 
 
 def reveal(text, original):
-    """Put back the secrets `conceal(original)` hid."""
-    for i, secret in enumerate(literal_secrets(original), 1):
+    """Put back the secrets `conceal(original)` hid (highest number first: -1 is inside -10)."""
+    for i, secret in reversed(list(enumerate(hidden_texts(original), 1))):
         text = text.replace(PLACEHOLDER.format(i), secret)
     return text
 

@@ -1,7 +1,8 @@
-"""The login page, logging in with the config's `admin_key` (throttled per IP), and logging out."""
+"""The login page, logging in with the config's `admin_key` (throttled per client address), and logging out."""
 
 from flask import Response, redirect, request, url_for
 
+from .. import admin_guard
 from . import security
 from .pages import bp, render
 
@@ -30,20 +31,17 @@ def login_post():
     if not security.admin_key():
         return login_page(403, enabled=False, next=nxt)
     security.check_csrf()
-    ip = request.remote_addr or "?"
-    wait = security.throttle().wait(ip)
+    wait = admin_guard.wait()
     if wait > 0:
         return login_page(429, enabled=True, next=nxt, error=f"Too many failed attempts. Try again in {wait:.0f} s.")
-    if not security.is_admin_key(request.form.get("admin_key", "")):
-        security.throttle().failed(ip)
+    if not admin_guard.record(security.is_admin_key(request.form.get("admin_key", ""))):
         return login_page(401, enabled=True, next=nxt, error="That is not the admin key.")
-    security.throttle().succeeded(ip)
     security.start_session()
     return redirect(after_login(nxt), 303)
 
 
 @bp.post("/logout")
 def logout():
-    """End the session (the cookie is dropped; a copied cookie stays valid until it expires)."""
+    """End the session: this cookie and every copy of it (all dashboard sessions) stop working."""
     security.end_session()
     return redirect(url_for("dashboard.login"), 303)

@@ -1,5 +1,6 @@
-"""The dashboard blueprint and what every view shares: login required, CSRF checked, the nav
-section each page highlights, page or fragment rendering, error pages, and the Jinja filters of
+"""The dashboard blueprint and what every view shares: small form limits, login required, CSRF
+checked, the nav section each page highlights, page or fragment rendering, error pages, the
+browser-side protections every answer carries (a strict CSP, no framing), and the Jinja filters of
 formatting.py."""
 
 import logging
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
+from ..limits import form_limits
 from . import formatting, security
 
 bp = Blueprint("dashboard", __name__)
@@ -16,6 +18,11 @@ log = logging.getLogger("plexus.dashboard")
 
 PUBLIC = {"dashboard.login", "dashboard.login_post"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LARGE_FORMS = {"dashboard.save_config"}  # the raw config editor sends the whole file
+
+# Every page's scripts and styles are files under /static (htmx included): nothing inline runs.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
 def gateway():
@@ -91,6 +98,8 @@ def shared_context():
 
 @bp.before_request
 def require_login():
+    if request.method in UNSAFE_METHODS:  # before anything reads the body
+        form_limits(request, gateway().config.limits, large=request.endpoint in LARGE_FORMS)
     if request.endpoint in PUBLIC:
         return None
     if not security.logged_in():
@@ -103,6 +112,15 @@ def require_login():
     if request.method in UNSAFE_METHODS:
         security.check_csrf()
     return None
+
+
+@bp.after_request
+def browser_protections(resp):
+    resp.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    return resp
 
 
 @bp.errorhandler(HTTPException)

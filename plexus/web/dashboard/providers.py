@@ -15,6 +15,7 @@ from ruamel.yaml.comments import CommentedMap
 from ... import catalog
 from ...config import PROVIDER_TYPES
 from ...config.edit import flow_map, is_reference, mask, set_value
+from ...config.model_names import model_name_problem
 from ...config.types import Target
 from ...core import pipeline
 from ...core.call import CREATE, Call
@@ -338,6 +339,8 @@ def test_provider(name):
         result = {"ok": False, "message": f"Unusable: {provider.unusable}."}
     elif not model:
         result = {"ok": False, "message": "Name a model to test (add one to the provider)."}
+    elif model_name_problem(provider.type, model):
+        result = {"ok": False, "message": f"Not sent: {model_name_problem(provider.type, model)}."}
     else:
         ok, ms, message = run_test(provider, model)
         result = {"ok": ok, "ms": ms, "message": message, "model": model}

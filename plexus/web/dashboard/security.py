@@ -1,56 +1,72 @@
-"""The dashboard's security: the session cookie, CSRF tokens, the admin-key check, and slowing
-down repeated failed logins. It imports nothing from the dashboard, so any of its modules may use it.
+"""The dashboard's security: the session cookie, CSRF tokens, the admin-key check, and where a
+login may send the browser next. It imports nothing from the dashboard, so any of its modules may
+use it. Failed logins are slowed down by the throttle every admin surface shares (web/admin_guard.py).
 
-The session is Flask's signed cookie (nothing stored server-side), signed with a key derived from
-the admin key by HMAC-SHA256: every gunicorn worker (and every instance sharing the config) derives
-the same key, so a session works whichever worker answers, and changing the admin key logs every
-session out. The cookie is HttpOnly, SameSite=Lax, Secure when the request came over HTTPS (as
-gunicorn reports it: it trusts `X-Forwarded-Proto` only from FORWARDED_ALLOW_IPS, by default
-127.0.0.1), and expires with the browser or after SESSION_HOURS, whichever is first.
+The session is Flask's signed cookie, signed with a random secret made once per install and kept
+in the store (plexus/storage: `install_state`), so every worker and every instance on the same
+database signs alike — and the cookie reveals nothing about the admin key, which it is never
+derived from. The store also keeps a session generation: a login records it in the session,
+logging out moves it on, so every cookie issued before (a copied one too) stops working at once.
+A session also carries a keyed fingerprint of the admin key it logged in with, so changing the
+admin key logs everyone out. The cookie is HttpOnly, SameSite=Lax, Secure when the request came
+over HTTPS, and expires with the browser or after SESSION_HOURS, whichever is first.
 """
 
 import hashlib
 import hmac
 import secrets
 import threading
-import time
-from collections import OrderedDict
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
+from .. import admin_guard
+from ..admin_guard import FailureThrottle as LoginThrottle  # noqa: F401  (its former home)
+
 SESSION_HOURS = 12
 COOKIE_NAME = "plexus_session"
+SECRET_NAME = "dashboard.session_secret"
+GENERATION_NAME = "dashboard.session_generation"
 
 
-def signing_key(admin_key: str) -> bytes:
-    return hmac.new(admin_key.encode("utf-8"), b"plexus dashboard session key v1", hashlib.sha256).digest()
+def install_state(app: Flask):
+    """The store's install-wide named values (storage.base.InstallState)."""
+    return app.extensions["plexus.services"].storage.install
 
 
 class DashboardSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, signed with a key derived from the current admin key."""
+    """Flask's signed-cookie sessions, signed with the install's random session secret."""
 
     salt = "plexus-dashboard-session"
 
     def __init__(self):
-        self._cached = (None, None)  # (admin key digest, serializer)
+        self._secret = None
+        self._serializer = None
+        self._lock = threading.Lock()
+
+    def secret(self, app) -> bytes:
+        """The install's session secret: made by the first worker that needs it, read by the rest."""
+        if self._secret is None:
+            with self._lock:
+                if self._secret is None:
+                    stored = install_state(app).get_or_create(SECRET_NAME, secrets.token_hex(32))
+                    self._secret = bytes.fromhex(stored)
+        return self._secret
 
     def get_signing_serializer(self, app):
-        admin_key = app.extensions["plexus"].config.admin_key
-        if not admin_key:
+        if not app.extensions["plexus"].config.admin_key:
             return None
-        digest = hashlib.sha256(admin_key.encode("utf-8")).digest()
-        if self._cached[0] != digest:
-            serializer = URLSafeTimedSerializer(
-                signing_key(admin_key),
+        if self._serializer is None:
+            self._serializer = URLSafeTimedSerializer(
+                self.secret(app),
                 salt=self.salt,
                 serializer=self.serializer,
                 signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
             )
-            self._cached = (digest, serializer)
-        return self._cached[1]
+        return self._serializer
 
     def open_session(self, app, request):
         if not app.extensions["plexus"].config.admin_key:
@@ -73,10 +89,9 @@ class DashboardSessions(SecureCookieSessionInterface):
 
 
 def install(app: Flask) -> None:
-    """Sessions, their lifetime, the login throttle and the template's `csrf_token()` for `app`."""
+    """Sessions, their lifetime and the template's `csrf_token()` for `app`."""
     app.session_interface = DashboardSessions()
     app.permanent_session_lifetime = timedelta(hours=SESSION_HOURS)  # the signature's max age
-    app.extensions["plexus.login_throttle"] = LoginThrottle()
     app.jinja_env.globals["csrf_token"] = csrf_token  # also inside imported macros
 
 
@@ -101,48 +116,8 @@ def check_csrf() -> None:
 # ---- login ---------------------------------------------------------------------------------------
 
 
-class LoginThrottle:
-    """Failed logins per client IP: after `free` failures, each further attempt must wait twice as
-    long as the one before (up to `max_delay` seconds). Bounded memory: at most `max_entries` IPs,
-    the least recently seen forgotten first; a quiet IP is forgiven after `forget_after`. Per worker
-    (with N workers an attacker gets at most N times the attempts)."""
-
-    def __init__(self, free=3, max_delay=60.0, max_entries=4096, forget_after=900.0, clock=time.monotonic):
-        self.free, self.max_delay, self.max_entries, self.forget_after = free, max_delay, max_entries, forget_after
-        self.clock = clock
-        self._seen = OrderedDict()  # ip -> (failures, not before, last failure)
-        self._lock = threading.Lock()
-
-    def wait(self, ip):
-        """Seconds before `ip` may try again (0: now)."""
-        entry = self._entry(ip)
-        return max(0.0, entry[1] - self.clock()) if entry else 0.0
-
-    def failed(self, ip):
-        now = self.clock()
-        with self._lock:
-            entry = self._entry(ip)
-            failures = (entry[0] if entry else 0) + 1
-            delay = min(2.0 ** (failures - self.free), self.max_delay) if failures >= self.free else 0.0
-            self._seen[ip] = (failures, now + delay, now)
-            self._seen.move_to_end(ip)
-            while len(self._seen) > self.max_entries:
-                self._seen.popitem(last=False)
-
-    def succeeded(self, ip):
-        with self._lock:
-            self._seen.pop(ip, None)
-
-    def _entry(self, ip):
-        entry = self._seen.get(ip)
-        if entry and self.clock() - entry[2] > self.forget_after:
-            self._seen.pop(ip, None)
-            return None
-        return entry
-
-
 def throttle() -> LoginThrottle:
-    return current_app.extensions["plexus.login_throttle"]
+    return admin_guard.throttle()
 
 
 def admin_key() -> str | None:
@@ -150,8 +125,21 @@ def admin_key() -> str | None:
     return current_app.extensions["plexus"].config.admin_key
 
 
+def admin_fingerprint() -> str:
+    """A keyed digest of the admin key (useless for guessing it without the session secret)."""
+    secret = current_app.session_interface.secret(current_app)
+    return hmac.new(secret, (admin_key() or "").encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def generation() -> int:
+    """The install's session generation: sessions from an earlier one are logged out."""
+    return int(install_state(current_app).get(GENERATION_NAME) or 0)
+
+
 def logged_in() -> bool:
-    return bool(admin_key()) and session.get("admin") is True
+    if not admin_key() or session.get("admin") is not True:
+        return False
+    return session.get("key") == admin_fingerprint() and session.get("gen") == generation()
 
 
 def is_admin_key(presented: str) -> bool:
@@ -164,15 +152,25 @@ def start_session() -> None:
     """Log this browser in: a new session with a fresh CSRF token (nothing seen before login stays valid)."""
     session.clear()
     session["admin"] = True
+    session["key"] = admin_fingerprint()
+    session["gen"] = generation()
     session["csrf"] = secrets.token_urlsafe(32)
 
 
 def end_session() -> None:
+    """Log out: this cookie, and every other one issued so far (copies included), stops working."""
+    install_state(current_app).increment(GENERATION_NAME)
     session.clear()
 
 
 def safe_next(target: str | None) -> str | None:
-    """`target` when it is a path on this site (never `//host` or a URL), else None."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """`target` when it is a path on this site, else None: no scheme, no host (browsers drop tabs
+    and newlines, so `/\\t/evil` would become `//evil`), no control characters, no backslash."""
+    if not target or not target.startswith("/") or "\\" in target:
+        return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target

@@ -27,6 +27,7 @@ ROUTES = {"/v1/responses": "create", "/v1/responses/<response_id>": ("retrieve",
 
 render_error = openai_chat.render_error  # the HTTP error body is Chat Completions' shape
 EXPANDED = "_previous_response_id"
+HISTORY = "_history_items"  # how many leading input items came from the store
 # hosted tool types -> the capability other providers may have natively (see plexus/wire/hosted.py)
 HOSTED_KINDS = {"web_search": "web_search", "web_search_preview": "web_search", "web_search_2025_08_26": "web_search",
                 "code_interpreter": "code_execution"}
@@ -56,25 +57,43 @@ def check_request(body, route=None):
 # ---- conversation state ------------------------------------------------------------------------------
 
 
-def prepare(body, store, key_name, same_family):
+def prepare(body, store, owner, same_family):
     """Expand `previous_response_id` from the gateway's own store into the full input, so any
-    upstream (stateless) can continue the conversation. An id the gateway does not know is left
-    for a Responses upstream to resolve, and is an error for the others."""
+    upstream (stateless) can continue the conversation. Only the key that stored a response may
+    continue from it: an id this key does not own is refused like an unknown one, on the fast path
+    too (forwarded, it would reach whatever the upstream keeps under the shared provider key)."""
     prev_id = body.get("previous_response_id")
     if not prev_id:
         return body
-    saved = store.get(prev_id, key_name) if store else None
-    if saved is None:
-        if same_family:
-            return body
-        raise InvalidRequest(f"Previous response with id '{prev_id}' not found.", param="previous_response_id")
+    history = stored_history(store, owner, prev_id)
     items = body["input"]
     items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else items
-    history = saved["input"] + [_as_input(i) for i in saved["response"].get("output") or ()]
     out = {k: v for k, v in body.items() if k != "previous_response_id"}
     out["input"] = history + items
     out[EXPANDED] = prev_id  # for the echo in the answer; never sent upstream
+    out[HISTORY] = len(history)  # what remember() leaves out: it is stored already
     return out
+
+
+MAX_TURNS = 10_000  # a chain longer than this (or a loop) is refused rather than followed
+
+
+def stored_history(store, owner, response_id):
+    """The whole conversation up to and including response `response_id`: each stored turn holds
+    only its new input items and a pointer to the turn before (older records hold it all)."""
+    turns = []
+    next_id = response_id
+    while next_id:
+        saved = store.get(next_id, owner) if store else None
+        if saved is None or len(turns) >= MAX_TURNS:
+            what = "not found" if next_id == response_id else f"not found (an earlier turn, '{next_id}', is gone)"
+            raise InvalidRequest(f"Previous response with id '{response_id}' {what}.", param="previous_response_id")
+        turns.append(saved)
+        next_id = saved.get("parent")
+    history = []
+    for saved in reversed(turns):
+        history += saved["input"] + [_as_input(i) for i in saved["response"].get("output") or ()]
+    return history
 
 
 def _as_input(item):
@@ -88,24 +107,29 @@ def _as_input(item):
     return item
 
 
-def remember(store, key_name, body, response):
-    """Keep a finished response (unless the client said `store: false`) for later turns and GETs."""
+def remember(store, owner, body, response):
+    """Keep a finished response (unless the client said `store: false`) for later turns and GETs:
+    this turn's new input items and a pointer to the turn it continued, never the history again."""
     if store is None or body.get("store") is False or not isinstance(response, dict) or not response.get("id"):
         return
     items = body["input"]
     items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else items
-    store.put(response["id"], key_name, {"input": items, "response": response})
+    if HISTORY in body:  # expanded here from the store: keep only what is new, and where it continues
+        record = {"parent": body.get(EXPANDED), "input": items[body[HISTORY]:]}
+    else:  # whole as sent (also a history the WebSocket session expanded itself)
+        record = {"parent": None, "input": items}
+    store.put(response["id"], owner, {**record, "response": response})
 
 
-def retrieve(store, key_name, response_id):
-    saved = store.get(response_id, key_name) if store else None
+def retrieve(store, owner, response_id):
+    saved = store.get(response_id, owner) if store else None
     if saved is None:
         raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
     return saved["response"]
 
 
-def delete(store, key_name, response_id):
-    if not store or not store.delete(response_id, key_name):
+def delete(store, owner, response_id):
+    if not store or not store.delete(response_id, owner):
         raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
     return {"id": response_id, "object": "response.deleted", "deleted": True}
 
@@ -446,6 +470,7 @@ TERMINAL = frozenset(("response.completed", "response.incomplete", "response.fai
 def passthrough_request(body, upstream_model, stream, route=None):
     out = dict(body)
     out.pop(EXPANDED, None)
+    out.pop(HISTORY, None)
     out["model"] = upstream_model
     return out, None
 
