@@ -219,7 +219,7 @@ def routing_need(gw: Gateway, config: Any, call: Call, body: Any) -> Need:
     """What the router must know of this request: its session (for affinity) and its size."""
     alias = gw.router.resolve(config, call.alias)
     need = Need()
-    if call.operation == COUNT_TOKENS:
+    if call.operation != CREATE:  # a count has no answer to route by; an embedding's window is per input
         return need
     session = session_key(body, call.session_headers)
     if session and alias.affinity:
