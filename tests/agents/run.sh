@@ -27,4 +27,4 @@ done
 
 # each CLI run has its own timeout in the tests; this bounds the whole (Codex retries for ever
 # when it cannot reach the gateway)
-PLEXUS_AGENTS_DIR=$dir timeout 600 "$py" -m pytest -q -m agents -rxX "$here" "$@"
+PLEXUS_AGENTS_DIR=$dir timeout 600 "$py" -m pytest -m agents -rxX "$here" "$@"
