@@ -2,10 +2,13 @@
 GET /v1/key — each refusal in the client's own error shape and recorded like any other call."""
 
 
+import threading
+
 import pytest
 
 from plexus.config import ConfigError, load_config
 from plexus.usage.params import Filters
+from tests.support import wire
 from tests.support.configs import config_text
 from tests.support.secrets import CLIENT_SECRET
 
@@ -23,7 +26,10 @@ def policy_config(url, policy):
 
 
 @pytest.fixture
-def policy_app(env, write_config, upstream, make_app):
+def policy_app(env, write_config, upstream, make_app, tmp_path, monkeypatch):
+    """An app whose key `test` has `policy`, on a database of this test's own (counters are kept there)."""
+    monkeypatch.setenv("DATABASE_URL", str(tmp_path / "policy.db"))
+
     def make(policy):
         app = make_app(str(write_config(policy_config(upstream.url, policy))), watch=False)
         app.testing = True
@@ -143,3 +149,107 @@ def test_refusals_are_usage_records_with_their_reason(policy_app):
     rec = record_of(app, chat(app.test_client(), "smart"))
     assert (rec["key_name"], rec["alias"], rec["status"]) == ("test", "smart", 403)
     assert "may not use the model 'smart'" in rec["error"]
+
+
+# ---- rpm, tpm, concurrent -----------------------------------------------------------------------
+
+
+def test_the_request_over_rpm_is_429_with_retry_after_and_openai_rate_limit_headers(policy_app, upstream):
+    client = policy_app("limits: {rpm: 2, tpm: 100000}").test_client()
+    first = chat(client)
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert first.headers["x-ratelimit-limit-tokens"] == "100000"
+    assert chat(client).status_code == 200
+    resp = chat(client)
+    assert resp.status_code == 429
+    assert resp.json["error"]["type"] == "rate_limit_error" and resp.json["error"]["code"] == "rate_limit_exceeded"
+    assert "2 requests per minute" in resp.json["error"]["message"]
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert resp.headers["x-ratelimit-remaining-requests"] == "0"
+    assert resp.headers["x-ratelimit-reset-requests"].endswith("s")
+    assert len(upstream.requests) == 2
+
+
+def test_anthropic_clients_get_anthropic_rate_limit_headers_and_gemini_clients_their_shape(policy_app):
+    client = policy_app("limits: {rpm: 1}").test_client()
+    assert message(client).status_code == 200
+    resp = message(client)
+    assert resp.status_code == 429 and resp.json["error"]["type"] == "rate_limit_error"
+    assert resp.headers["anthropic-ratelimit-requests-limit"] == "1"
+    assert resp.headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert resp.headers["anthropic-ratelimit-requests-reset"].endswith("Z")
+    assert "x-ratelimit-limit-requests" not in resp.headers
+    resp = gemini(client)
+    assert resp.status_code == 429 and resp.json["error"]["status"] == "RESOURCE_EXHAUSTED" and resp.headers["Retry-After"]
+
+
+def test_tpm_admits_by_estimate_and_counts_what_the_upstream_reported(policy_app, upstream):
+    app = policy_app("limits: {tpm: 60}")
+    client = app.test_client()
+    upstream.reply(body=wire.chat_completion("up-model", "Hi", usage=wire.chat_usage(prompt=40, completion=15)))
+    assert chat(client).status_code == 200  # an empty window admits
+    resp = chat(client)  # 55 counted + this one's estimate > 60
+    assert resp.status_code == 429 and "60 tokens per minute (55 counted" in resp.json["error"]["message"]
+    assert resp.headers["x-ratelimit-remaining-tokens"] == "5"
+
+
+def test_a_stream_holds_its_concurrent_slot_until_it_ends(policy_app, upstream):
+    client = policy_app("limits: {concurrent: 1}").test_client()
+    gate = threading.Event()
+    upstream.reply(events=wire.chat_stream("up-model", ["a", "b"]), gate=gate)
+    stream = chat(client, stream=True)
+    assert stream.status_code == 200
+    refused = chat(client)
+    assert refused.status_code == 429 and "1 requests in flight at once" in refused.json["error"]["message"]
+    gate.set()
+    stream.get_data()
+    stream.close()
+    assert chat(client).status_code == 200
+
+
+def test_a_client_that_hangs_up_frees_its_slot(policy_app, upstream):
+    client = policy_app("limits: {concurrent: 1}").test_client()
+    gate = threading.Event()
+    upstream.reply(events=wire.chat_stream("up-model", ["a", "b"]), gate=gate, gate_timeout=2)
+    stream = chat(client, stream=True)
+    next(stream.response)  # the first chunk, then the client goes
+    stream.close()
+    gate.set()
+    assert chat(client).status_code == 200
+
+
+def test_counters_survive_a_config_reload_and_a_new_worker(policy_app, upstream):
+    app = policy_app("limits: {rpm: 1}")
+    assert chat(app.test_client()).status_code == 200
+    gw = app.extensions["plexus"]
+    gw.apply(load_config(gw.config.path))
+    assert chat(app.test_client()).status_code == 429
+    again = policy_app("limits: {rpm: 1}")  # another worker on the same database
+    assert chat(again.test_client()).status_code == 429
+
+
+def test_a_key_without_limits_never_touches_the_counters(policy_app, monkeypatch):
+    app = policy_app("allowed_models: [fast]")
+    store = app.extensions["plexus.services"].storage.limits
+    monkeypatch.setattr(store, "admit", lambda *a: pytest.fail("admit called for a key without limits"))
+    assert chat(app.test_client()).status_code == 200
+
+
+def test_the_slots_of_a_worker_that_died_free_themselves_when_their_leases_run_out(tmp_path):
+    from plexus.storage import open_storage
+
+    store = open_storage(str(tmp_path / "s.db")).limits
+    now = 1_000_000.0
+    lease, _ = store.admit("k", now, 60, (None, None, 1), 10, now + 30)
+    assert lease is not None
+    assert store.admit("k", now + 29, 60, (None, None, 1), 10, now + 59)[0] is None  # still leased
+    # the worker died: nobody renews or ends the lease
+    lease2, counts = store.admit("k", now + 31, 60, (None, None, 1), 10, now + 61)
+    assert lease2 is not None and counts.in_flight == 0
+    store.renew([lease2], now + 100, now + 31)  # renewed by its live worker
+    assert store.counts("k", now + 90, 60).in_flight == 1
+    store.finish(lease2, 42)
+    assert store.counts("k", now + 90, 60) == (1, 42, 0, now + 31)
+    store.close()
