@@ -96,7 +96,7 @@ class Policy:
             return
         per = "in total" if budget.period == "total" else f"per {budget.period}"
         when = f"it resets at {iso(resets)}" if resets else "it does not reset"
-        raise GatewayError(f"This API key's budget of ${budget.usd:.2f} {per} is spent (${spent:.2f}); {when}",
+        raise GatewayError(f"This API key's budget of ${usd(budget.usd)} {per} is spent (${usd(spent)}); {when}",
                            status=429, kind="billing", code="insufficient_quota",
                            headers={"Retry-After": str(math.ceil(resets - now))} if resets else {})
 
@@ -181,6 +181,10 @@ def period_bounds(period: str, now: float) -> tuple[float | None, float | None]:
         start = day.replace(day=1)
         end = (start + timedelta(days=32)).replace(day=1)
     return start.timestamp(), end.timestamp()
+
+
+def usd(amount: float) -> str:
+    return f"{amount:.2f}" if amount >= 1 else f"{amount:.6f}".rstrip("0").rstrip(".")
 
 
 def iso(epoch: float) -> str:

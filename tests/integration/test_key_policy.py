@@ -3,6 +3,7 @@ GET /v1/key — each refusal in the client's own error shape and recorded like a
 
 
 import threading
+import time
 
 import pytest
 
@@ -253,3 +254,48 @@ def test_the_slots_of_a_worker_that_died_free_themselves_when_their_leases_run_o
     store.finish(lease2, 42)
     assert store.counts("k", now + 90, 60) == (1, 42, 0, now + 31)
     store.close()
+
+
+# ---- budget -------------------------------------------------------------------------------------
+
+
+def test_a_spent_budget_is_429_insufficient_quota_saying_when_it_resets_and_survives_a_restart(policy_app, upstream):
+    app = policy_app("budget: {usd: 0.00002, period: day}")
+    client = app.test_client()
+    assert chat(client).status_code == 200  # 12 input and 5 output tokens at $1 and $2 per million: $0.000022
+    assert app.extensions["plexus.usage"].writer.flush()
+    resp = chat(client)
+    assert resp.status_code == 429
+    error = resp.json["error"]
+    assert error["type"] == "insufficient_quota" and error["code"] == "insufficient_quota"
+    tomorrow = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime(time.time() + 86400))
+    assert f"budget of $0.00002 per day is spent ($0.000022); it resets at {tomorrow}" in error["message"]
+    assert 0 < int(resp.headers["Retry-After"]) <= 86400
+    assert message(client).json["error"]["type"] == "billing_error"
+    assert gemini(client).json["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert record_of(app, resp)["status"] == 429
+    assert chat(policy_app("budget: {usd: 0.00002, period: day}").test_client()).status_code == 429  # a restart
+    assert len(upstream.requests) == 1
+
+
+def test_a_total_budget_never_resets(policy_app, upstream):
+    app = policy_app("budget: {usd: 0.00002, period: total}")
+    client = app.test_client()
+    upstream.reply(body=wire.chat_completion("up-model", "Hi", usage=wire.chat_usage(prompt=10, completion=0)))
+    assert chat(client).status_code == 200  # $0.00001
+    assert app.extensions["plexus.usage"].writer.flush()
+    assert chat(client).status_code == 200
+    assert app.extensions["plexus.usage"].writer.flush()
+    resp = chat(client)
+    assert resp.status_code == 429 and "in total is spent ($0.000032); it does not reset" in resp.json["error"]["message"]
+    assert "Retry-After" not in resp.headers
+
+
+def test_budget_periods_are_calendar_utc():
+    from plexus.core.policy import period_bounds
+
+    now = 1_796_385_600.0  # 2026-12-04T12:00:00Z, a Friday
+    assert period_bounds("day", now) == (1_796_342_400.0, 1_796_428_800.0)
+    assert period_bounds("week", now) == (1_795_996_800.0, 1_796_601_600.0)  # from Monday 2026-11-30
+    assert period_bounds("month", now) == (1_796_083_200.0, 1_798_761_600.0)  # 2026-12-01 .. 2027-01-01
+    assert period_bounds("total", now) == (None, None)
