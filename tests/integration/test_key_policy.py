@@ -11,17 +11,20 @@ from plexus.config import ConfigError, load_config
 from plexus.usage.params import Filters
 from tests.support import wire
 from tests.support.configs import config_text
-from tests.support.secrets import CLIENT_SECRET
+from tests.support.secrets import ADMIN_SECRET, CLIENT_SECRET
 
 SECRET_LINE = "    secret: ${PLEXUS_KEY_TEST}\n"
 SMART = """  smart:
     targets:
       - {provider: up, model: up-model}
+  free:
+    targets:
+      - {provider: up, model: unpriced-model}
 """
 
 
 def policy_config(url, policy):
-    """config_text with an alias `smart` too, and `policy` (YAML lines at the key's level) on key `test`."""
+    """config_text with aliases `smart` (priced) and `free` (unpriced) too, and `policy` (YAML lines at the key's level) on key `test`."""
     text = config_text(url).replace(SECRET_LINE, SECRET_LINE + "".join(f"    {line}\n" for line in policy.splitlines()))
     return text + SMART
 
@@ -128,6 +131,7 @@ def test_model_lists_leave_out_what_the_key_may_not_use(policy_app):
     assert [m["id"] for m in client.get("/v1/models", headers=OPENAI).json["data"]] == ["fast", "fast-too"]
     names = [m["name"] for m in client.get("/v1beta/models", headers=GEMINI).json["models"]]
     assert names == ["models/fast", "models/fast-too"]
+    assert len(client.get("/v1/models", headers={"x-api-key": CLIENT_SECRET}).json["data"]) == 2  # Anthropic's SDK
 
 
 def test_an_expired_key_is_401_in_each_clients_shape(policy_app, upstream):
@@ -299,3 +303,54 @@ def test_budget_periods_are_calendar_utc():
     assert period_bounds("week", now) == (1_795_996_800.0, 1_796_601_600.0)  # from Monday 2026-11-30
     assert period_bounds("month", now) == (1_796_083_200.0, 1_798_761_600.0)  # 2026-12-01 .. 2027-01-01
     assert period_bounds("total", now) == (None, None)
+
+
+# ---- GET /v1/key and the management API ---------------------------------------------------------
+
+EVERYTHING = """allowed_models: [fast]
+limits: {rpm: 60, tpm: 200000, concurrent: 8}
+budget: {usd: 25.0, period: month}
+expires_at: 2999-06-30T00:00:00Z"""
+
+
+def test_v1_key_tells_a_key_its_own_policy_and_standing(policy_app, upstream):
+    app = policy_app(EVERYTHING)
+    client = app.test_client()
+    assert chat(client).status_code == 200
+    assert app.extensions["plexus.usage"].writer.flush()
+    data = client.get("/v1/key", headers=OPENAI).json["data"]
+    assert data == {
+        "name": "test",
+        "allowed_models": ["fast"],
+        "limits": {"rpm": 60, "tpm": 200000, "concurrent": 8},
+        "usage": {"requests_last_minute": 1, "tokens_last_minute": 17, "in_flight": 0},
+        "budget": {"usd": 25.0, "period": "month", "spent_usd": 0.000022, "remaining_usd": 24.999978,
+                   "resets_at": data["budget"]["resets_at"]},
+        "expires_at": "2999-06-30T00:00:00Z",
+    }
+    assert data["budget"]["resets_at"].endswith("-01T00:00:00Z")
+    assert client.get("/v1/key", headers={"x-api-key": CLIENT_SECRET}).json == {"data": data}  # any client's header
+
+
+def test_v1_key_of_a_key_without_policy_is_all_null(policy_app):
+    data = policy_app("").test_client().get("/v1/key", headers=OPENAI).json["data"]
+    assert data == {"name": "test", "allowed_models": None, "limits": None, "usage": None, "budget": None,
+                    "expires_at": None}
+
+
+def test_v1_key_refuses_a_missing_or_expired_key(policy_app):
+    client = policy_app("expires_at: 2020-01-01T00:00:00Z").test_client()
+    assert client.get("/v1/key").status_code == 401
+    assert client.get("/v1/key", headers=OPENAI).json["error"]["code"] == "key_expired"
+
+
+def test_management_lists_every_key_with_its_standing_and_unpriced_requests(policy_app):
+    app = policy_app("budget: {usd: 1, period: total}")
+    client = app.test_client()
+    assert chat(client, "free").status_code == 200
+    assert app.extensions["plexus.usage"].writer.flush()
+    assert client.get("/v0/management/keys").status_code == 401
+    [key] = client.get("/v0/management/keys", headers={"x-admin-key": ADMIN_SECRET}).json["data"]
+    assert key["name"] == "test" and key["limits"] is None and key["usage"] is None
+    assert key["budget"] == {"usd": 1.0, "period": "total", "spent_usd": 0.0, "remaining_usd": 1.0, "resets_at": None,
+                             "unpriced_requests": 1}
