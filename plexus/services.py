@@ -54,7 +54,9 @@ class Services:
         gw.cooldowns = Cooldowns(storage.cooldowns)
         gw.affinity = Affinity(storage.affinity)
         gw.target_stats = TargetStats(storage.target_stats)
-        gw.policy.store = getattr(storage, "limits", None)  # a backend without one enforces only models and expiry
+        gw.policy.store = getattr(storage, "limits", None)
+        if gw.policy.store is None and any(k.policy and (k.policy.limits or k.policy.budget) for k in gw.config.keys.values()):
+            log.warning("this database backend keeps no per-key counters: limits and budgets are not enforced")
         gw.capture = Captures(storage.captures)
         gw.observers.append(gw.capture.observe)
         gw.metrics = Metrics(gw, queue_depth=self.writer.depth)

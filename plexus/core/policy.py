@@ -18,6 +18,7 @@ by the requests in flight when it was reached (and the usage writer's few tens o
 records not yet stored). If the store cannot be reached, requests are let through (logged): the
 gateway stays up rather than refuse everyone."""
 
+import functools
 import logging
 import math
 from datetime import datetime, timedelta, timezone
@@ -169,6 +170,13 @@ def _header_figures(limits: Any, counts: Any, requests: int, tokens: int, reset_
 
 def period_bounds(period: str, now: float) -> tuple[float | None, float | None]:
     """(start, reset) of the calendar period (UTC) holding `now`, epoch seconds; (None, None) for total."""
+    return _bounds_on(period, int(now // 86400))
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds_on(period: str, day_number: int) -> tuple[float | None, float | None]:
+    """Periods start and end at midnight UTC, so the day decides them (worked out once a day)."""
+    now = day_number * 86400.0
     if period == "total":
         return None, None
     day = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -354,3 +354,24 @@ def test_management_lists_every_key_with_its_standing_and_unpriced_requests(poli
     assert key["name"] == "test" and key["limits"] is None and key["usage"] is None
     assert key["budget"] == {"usd": 1.0, "period": "total", "spent_usd": 0.0, "remaining_usd": 1.0, "resets_at": None,
                              "unpriced_requests": 1}
+
+
+def test_counters_are_shared_with_other_processes_and_a_killed_ones_slots_expire(tmp_path):
+    import os
+
+    from plexus.storage import open_storage
+
+    store = open_storage(str(tmp_path / "s.db")).limits
+    now = 2_000_000.0
+    pid = os.fork()
+    if pid == 0:  # a worker that takes a slot and dies without ending it
+        try:
+            store.admit("k", now, 60, (10, None, 1), 10, now + 30)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert store.counts("k", now + 1, 60) == (1, 10, 1, now)
+    assert store.admit("k", now + 1, 60, (10, None, 1), 10, now + 31)[0] is None  # its slot still counts
+    lease, counts = store.admit("k", now + 31, 60, (10, None, 1), 10, now + 61)  # its lease ran out
+    assert lease is not None and counts == (1, 10, 0, now)
+    store.close()

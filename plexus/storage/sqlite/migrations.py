@@ -16,7 +16,6 @@ import sqlite3
 
 from ..steps import Migration, applied, apply_missing
 from . import rollup
-from .limits import KEY_WINDOW_TABLE
 
 __all__ = ["MIGRATIONS", "USAGE_VERSIONS", "Migration", "applied", "migrate"]
 
@@ -185,7 +184,6 @@ MIGRATIONS = [
     Migration("target-stats-table", _script(TARGET_STATS_TABLE)),
     Migration("install-state-table", _script(INSTALL_STATE_TABLE)),
     Migration("responses-owner", _script(RESPONSES_OWNER)),
-    Migration("key-window-table", _script(KEY_WINDOW_TABLE)),
 ]
 
 
