@@ -49,7 +49,8 @@ def test_the_keys_page_shows_rate_against_limits_spend_against_budget_and_expiry
     assert app.extensions["plexus.usage"].writer.flush()
     html = admin.get("/keys").get_data(as_text=True)
     assert "1/60 rpm" in html and "0/4 in flight" in html
-    assert re.search(r'class="meter"><span style="width: 0.0%"></span></span> \$0.00 of \$1.00 per month', html)
+    assert re.search(r'<progress class="budget-bar" value="2.2e-05" max="1.0">[^<]*</progress> \$0.00 of \$1.00 per month', html)
+    assert 'style="' not in html  # the dashboard's CSP allows no inline style
     assert 'href="/keys/test/edit"' in html
 
 
