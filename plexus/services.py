@@ -12,6 +12,7 @@ import atexit
 import logging
 import sqlite3
 import threading
+import time
 
 from .capture import PRUNE_S as CAPTURE_PRUNE_S, SYNC_S as CAPTURE_SYNC_S, Captures
 from .config import ConfigWatcher
@@ -19,6 +20,7 @@ from .cooldowns import SYNC_S as COOLDOWN_SYNC_S, Cooldowns
 from .core.affinity import SYNC_S as AFFINITY_SYNC_S, Affinity
 from .core.gateway import Gateway
 from .core.target_stats import SYNC_S as STATS_SYNC_S, TargetStats
+from .core.policy import RENEW_S as POLICY_RENEW_S
 from .metrics import SAMPLE_S, Metrics
 from .storage import database_url, open_storage, retention
 from .storage.base import Storage
@@ -52,6 +54,9 @@ class Services:
         gw.cooldowns = Cooldowns(storage.cooldowns)
         gw.affinity = Affinity(storage.affinity)
         gw.target_stats = TargetStats(storage.target_stats)
+        gw.policy.store = getattr(storage, "limits", None)
+        if gw.policy.store is None and any(k.policy and (k.policy.limits or k.policy.budget) for k in gw.config.keys.values()):
+            log.warning("this database backend keeps no per-key counters: limits and budgets are not enforced")
         gw.capture = Captures(storage.captures)
         gw.observers.append(gw.capture.observe)
         gw.metrics = Metrics(gw, queue_depth=self.writer.depth)
@@ -70,6 +75,7 @@ class Services:
         gw, every = self.gateway, self.scheduler.every
         self._capture_job = every(CAPTURE_PRUNE_S, "capture-store", self._store_captures)
         gw.capture.on_queued = self._capture_job.soon
+        every(POLICY_RENEW_S, "policy-leases", self._renew_leases, first=POLICY_RENEW_S)
         every(retention.INTERVAL_S, "retention", lambda: retention.prune_expired(
             self.storage, gw.config.retention_days, gw.config.responses_retention))
         if not watch:
@@ -95,6 +101,12 @@ class Services:
 
     def _store_captures(self):
         self._capture_job.within(self.gateway.capture.store_queued())
+
+    def _renew_leases(self):
+        try:
+            self.gateway.policy.renew(time.time())
+        except Exception as e:  # a locked database: leases last LEASE_S, the next round is well before
+            log.warning("policy leases not renewed this round: %s", e)
 
     def _sync_shared(self):
         """Cooldowns, the capture switch and (several machines) the config, to and from the store.

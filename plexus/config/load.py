@@ -15,7 +15,8 @@ from marshmallow import ValidationError
 from .model_names import model_name_problem
 from .schema import ALIAS, KEY, PROVIDER, ROOT
 from .vertex import vertex_base_url
-from .types import Alias, ClientKey, Config, CooldownPolicy, Failover, Limits, Pricing, Provider, Target, networks
+from .types import (Alias, Budget, ClientKey, Config, CooldownPolicy, Failover, KeyLimits, KeyPolicy, Limits, Pricing,
+                    Provider, Target, networks)
 
 DEFAULT_PATH = "config/plexus.yaml"
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -165,13 +166,13 @@ def _build(data, missing, problems):
         is_provider_key = path[:1] == ("providers",) and path[2:] in (("api_key",), ("vertex", "credentials"))
         if not is_provider_key:
             problems.append((path, f"environment variable {', '.join(names)} is not set"))
-    keys = {}
+    key_specs = {}
     for name, spec in (root.get("keys") or {}).items():
         if ("keys", name, "secret") in missing:
             continue
         loaded = _validate(KEY, spec, ("keys", name), problems)
         if loaded:
-            keys[name] = _client_key(name, loaded)
+            key_specs[name] = loaded
     providers = {}
     for pid, spec in (root.get("providers") or {}).items():
         loaded = _validate(PROVIDER, spec, ("providers", pid), problems)
@@ -183,6 +184,7 @@ def _build(data, missing, problems):
     declared = set(root.get("providers") or ())  # invalid providers still exist for targets' sake
     aliases, names = _aliases(root.get("models") or {}, declared, problems)
     _check_model_names(providers, aliases, problems)
+    keys = {name: _client_key(name, spec, _key_policy(name, spec, names, problems)) for name, spec in key_specs.items()}
     admin_key = root.get("admin_key") if isinstance(root.get("admin_key"), str) else None
     settings = {k: root[k] for k in ("database", "retention_days", "responses_retention_days") if root.get(k) is not None}
     if not problems:  # only a validated root has well-formed blocks
@@ -190,10 +192,31 @@ def _build(data, missing, problems):
     return dict(admin_key=admin_key, keys=keys, providers=providers, aliases=aliases, names=names, **settings)
 
 
-def _client_key(name, spec):
+def _client_key(name, spec, policy):
     secret = spec.get("secret")
     digest = hashlib.sha256(secret.encode()).digest() if secret else bytes.fromhex(spec["secret_sha256"])
-    return ClientKey(name, digest, secret, spec.get("comment"), spec.get("created"))
+    return ClientKey(name, digest, secret, spec.get("comment"), spec.get("created"), policy)
+
+
+def _key_policy(name, spec, names, problems):
+    """The key's KeyPolicy, or None when it sets none (such a key pays nothing for policy)."""
+    allowed_models, allowed = spec.get("allowed_models"), None
+    if allowed_models is not None:
+        allowed = set()
+        for i, model in enumerate(allowed_models):
+            if model not in names:
+                problems.append((("keys", name, "allowed_models", i), f"no alias named '{model}'"))
+                continue
+            alias = names[model]
+            allowed.update((alias.name, *alias.additional_aliases))
+        allowed_models, allowed = tuple(allowed_models), frozenset(allowed)
+    limits = {k: v for k, v in (spec.get("limits") or {}).items() if v is not None}
+    budget = spec.get("budget")
+    expires_at = spec.get("expires_at")
+    policy = KeyPolicy(allowed_models, allowed, KeyLimits(**limits) if limits else None,
+                       Budget(budget["usd"], budget["period"]) if budget else None,
+                       expires_at.timestamp() if expires_at else None)
+    return policy if policy != KeyPolicy() else None
 
 
 def _resilience(root):

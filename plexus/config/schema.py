@@ -155,7 +155,50 @@ class AzureSchema(StrictSchema):
     responses = fields.List(fields.String(validate=validate.Length(min=1)))  # deployments reached via the Responses API
 
 
-class KeySchema(StrictSchema):
+# ---- per-key policy (issue 14): which aliases, how fast, how much, until when ----------------------
+
+BUDGET_PERIODS = ("day", "week", "month", "total")
+AT_LEAST_ONE = validate.Range(min=1)
+
+
+class KeyLimitsSchema(StrictSchema):
+    rpm = fields.Integer(allow_none=True, strict=True, validate=AT_LEAST_ONE)  # requests per rolling 60 s
+    tpm = fields.Integer(allow_none=True, strict=True, validate=AT_LEAST_ONE)  # input + output tokens per rolling 60 s
+    concurrent = fields.Integer(allow_none=True, strict=True, validate=AT_LEAST_ONE)  # in flight at once
+
+
+class BudgetSchema(StrictSchema):
+    usd = fields.Float(required=True, validate=validate.Range(min=0))
+    period = fields.String(load_default="month", validate=validate.OneOf(BUDGET_PERIODS))
+
+
+class Moment(fields.Field):
+    """A point in time: a YAML timestamp or an ISO 8601 string; without a zone it is UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                raise ValidationError("must be a date and time like 2027-06-30T00:00:00Z") from None
+        elif isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            value = datetime.datetime(value.year, value.month, value.day)
+        if not isinstance(value, datetime.datetime):
+            raise ValidationError("must be a date and time like 2027-06-30T00:00:00Z")
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+class KeyPolicySchema(StrictSchema):
+    allowed_models = fields.List(fields.String(validate=validate.Length(min=1)), allow_none=True)  # absent: all
+    limits = fields.Nested(KeyLimitsSchema, allow_none=True)
+    budget = fields.Nested(BudgetSchema, allow_none=True)
+    expires_at = Moment(allow_none=True)
+
+
+# ---- end of per-key policy ----------------------------------------------------------------------
+
+
+class KeySchema(KeyPolicySchema):
     secret = fields.String(validate=validate.Length(min=8, error="a key secret needs 8 or more characters"))
     # or only its SHA-256, so the file never holds the secret (what the dashboard writes)
     secret_sha256 = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"))

@@ -75,6 +75,33 @@ class Alias:
     affinity_ttl: float = 3600.0
 
 
+# ---- per-key policy (issue 14) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    rpm: int | None = None  # requests per rolling 60 s
+    tpm: int | None = None  # input + output tokens per rolling 60 s
+    concurrent: int | None = None  # requests in flight at once (a stream until it ends)
+
+
+@dataclass(frozen=True)
+class Budget:
+    usd: float
+    period: str = "month"  # day | week | month (calendar, UTC) | total
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """What a key may do. A key without any of it has no KeyPolicy at all (None), so it pays nothing."""
+
+    allowed_models: tuple | None = None  # as written; None: every alias
+    allowed: frozenset | None = None  # every name (additional ones too) of the allowed aliases
+    limits: KeyLimits | None = None  # None when no limit is set
+    budget: Budget | None = None
+    expires_at: float | None = None  # epoch seconds
+
+
 @dataclass(frozen=True)
 class ClientKey:
     name: str
@@ -82,6 +109,7 @@ class ClientKey:
     secret: str | None = None  # set when the file holds the secret itself
     comment: str | None = None
     created: str | None = None
+    policy: KeyPolicy | None = None  # see plexus/core/policy.py
 
     @property
     def id(self) -> str:

@@ -53,6 +53,7 @@ class Call:
     prompt_cache_key: str | None = None  # the client's conversation key (OpenAI's `prompt_cache_key`), if it sent one
     record: UsageRecord = None
     in_flight: tuple | None = None  # the (provider, model) this call counts in flight against, until it ends
+    ticket: Any = None  # the key's lease on the shared limit counters while the call runs (core/policy.py)
     _raw: bytes | None = None
 
     def __post_init__(self) -> None:

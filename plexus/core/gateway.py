@@ -16,6 +16,7 @@ from ..cooldowns import Cooldowns
 from .affinity import Affinity
 from .target_stats import TargetStats
 from .errors import AuthenticationFailed
+from .policy import Policy, check_expiry
 from .upstream import Upstreams
 from .routing import Router
 
@@ -33,6 +34,7 @@ class Gateway:
         self.affinity = Affinity()  # likewise: which target each session sticks to
         self.target_stats = TargetStats()  # likewise: requests in flight and TTFT per target
         self.streams_in_flight = 0  # in this worker
+        self.policy = Policy()  # per-key policy; its shared counters are set by create_app (services.py)
         self.apply(config)
 
     def apply(self, config: Any) -> None:
@@ -66,6 +68,13 @@ class Gateway:
         return self._state[0]
 
     def authenticate(self, token: str) -> Any:
+        """The ClientKey whose secret is `token`, refused once it has expired."""
+        key = self.identify(token)
+        if key.policy is not None:
+            check_expiry(key, time.time())
+        return key
+
+    def identify(self, token: str) -> Any:
         """The ClientKey whose secret is `token`: found by the SHA-256 of what was sent (keys are
         stored that way), confirmed with a constant-time compare of the digests."""
         if not token:

@@ -23,6 +23,7 @@ from .empty_answer import stream_detector, whole_is_empty
 from .context_fit import prompt_tokens, requested_output, says_exceeded
 from .exchange import Candidate, CountEstimate, exchange_for
 from .gateway import Gateway
+from .policy import check_alias, check_expiry
 from .observers import Observer, Reply, observers_for
 from .routing import Need, too_long, window_of
 from .upstream import UpstreamStream, retry_after
@@ -39,9 +40,12 @@ def run(gw: Gateway, call: Call) -> Reply:
     rec = call.record
     watch = None
     try:
+        key = None
         if call.key_name is None:
-            key = gw.authenticate(call.token)
+            key = gw.identify(call.token)
             rec.key_name, call.owner = key.name, key.id
+            if key.policy is not None:
+                check_expiry(key, time.time())
         else:
             rec.key_name = call.key_name
         # observers (capture) only for an authenticated call: nobody else's body is kept
@@ -57,12 +61,15 @@ def run(gw: Gateway, call: Call) -> Reply:
                 call.prompt_cache_key = body["prompt_cache_key"]
         rec.alias = call.alias
         check_kind(config, call)
+        if key is not None and key.policy is not None:
+            admit(gw, call, key)
         link = connect(gw, config, call, body, watch)
         if call.stream:
             chunks = relay_stream(gw, call, link, call.watch_client(link.upstream))
             if watch:
                 chunks = observed(chunks, call, watch)
-            return Reply(200, chunks, link.events.content_type, dropped_header(link, SSE_HEADERS))
+            headers = {**SSE_HEADERS, **call.ticket.headers} if call.ticket else SSE_HEADERS
+            return Reply(200, chunks, link.events.content_type, dropped_header(link, headers))
         reply = relay_whole(gw, call, link, watch)
     except Exception as e:
         if not isinstance(e, GatewayError):  # a bug: still one record, and no stack trace for the client
@@ -76,6 +83,14 @@ def run(gw: Gateway, call: Call) -> Reply:
     if watch:
         watch.finish(call, reply)
     return reply
+
+
+def admit(gw: Gateway, call: Call, key: Any) -> None:
+    """The key's policy on this call: a refusal raises; an admitted call may hold a lease until it ends."""
+    if call.operation == COUNT_TOKENS:
+        check_alias(key, call.alias)
+    else:
+        call.ticket = gw.policy.admit(key, call.alias, call.style.FAMILY, call.body_size, time.time())
 
 
 def parse_body(call: Call) -> Any:
@@ -246,10 +261,14 @@ def too_long_for_all(config: Any, call: Call, need: Need, error: UpstreamError) 
 
 
 def done(gw: Gateway, call: Call) -> None:
-    """The call is over: its target no longer counts it in flight, and its record goes to the sinks."""
+    """The call is over: its target no longer counts it in flight, its key's lease on the policy
+    counters (if any) ends, and its record goes to the sinks."""
     if call.in_flight is not None:
         gw.target_stats.ended(call.in_flight)
         call.in_flight = None
+    if call.ticket is not None:
+        gw.policy.finish(call.ticket, call.record.usage)
+        call.ticket = None
     gw.record(call.record)
 
 
@@ -322,9 +341,11 @@ def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> 
     remember(gw, call, link, answer.final)
     if exchange.timed:
         rec.first_byte = time.perf_counter()
+    headers = {**call.ticket.headers} if call.ticket else {}
     rec.finish(resp.status_code)
     done(gw, call)
-    headers = {"Server-Timing": server_timing(rec)} if exchange.timed else {}
+    if exchange.timed:
+        headers["Server-Timing"] = server_timing(rec)
     return Reply(resp.status_code, answer.body, JSON, dropped_header(link, headers))
 
 

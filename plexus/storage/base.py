@@ -3,7 +3,7 @@ The rest of Plexus uses only these methods, so a second backend (PostgreSQL, iss
 implementing them (`sqlite/` and `postgres/`). Rows go in and out as plain dicts and tuples;
 callers never see SQL."""
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..usage.params import Filters
 from ..usage.summary import Window
@@ -148,6 +148,45 @@ class InstallState(Protocol):
         """Add one to the counter `name` (0 when unset); returns the new value."""
 
 
+class LimitCounts(NamedTuple):
+    """One key's standing in the rolling window (see KeyLimitStore)."""
+
+    requests: int  # admitted in the window
+    tokens: int  # their tokens: the upstream's figures for ended requests, the estimates for the rest
+    in_flight: int  # leases not ended and not expired
+    oldest: float | None  # when the oldest request in the window was admitted (epoch seconds)
+
+
+class KeyLimitStore(Protocol):
+    """The counters behind per-key limits and budgets (plexus/core/policy.py), shared by every
+    worker (and, with a shared database, every machine). Each admitted request is a row (key, time,
+    tokens) with a lease: it counts as in flight until it ends or its lease runs out (a worker that
+    died cannot end its leases; they free themselves)."""
+
+    def admit(self, key_name: str, now: float, window_s: float, limits: tuple[int | None, int | None, int | None],
+              tokens: int, lease_until: float) -> tuple[int | None, LimitCounts]:
+        """Atomically across workers: count the key's requests admitted in (now - window_s, now],
+        their tokens and its unexpired leases; if under every limit of (rpm, tpm, concurrent)
+        (None: no limit; tpm admits when counted + `tokens` <= tpm, or when nothing is counted),
+        record this request with `tokens` and a lease until `lease_until`. Returns (the lease id,
+        or None when refused; the counts before this request). Also forgets the key's rows that
+        left the window and whose leases ended."""
+
+    def finish(self, lease: int, tokens: int | None) -> None:
+        """The request ended: its lease ends; `tokens` (the upstream's figure) replaces the
+        estimate unless None."""
+
+    def renew(self, leases: list[int], until: float, forget_before: float) -> None:
+        """Extend the leases still running in this process to `until`; forget every key's rows
+        admitted before `forget_before` whose leases ended (or ran out)."""
+
+    def counts(self, key_name: str, now: float, window_s: float) -> LimitCounts: ...
+
+    def spent(self, key_name: str, since: float | None) -> tuple[float, int]:
+        """(USD cost of the key's usage records since `since` (None: all), how many of them had no
+        price). Read from the hourly rollups, so `since` is on the hour."""
+
+
 class Storage(Protocol):
     usage: UsageStore
     responses: ResponseStore
@@ -157,6 +196,7 @@ class Storage(Protocol):
     affinity: AffinityStore
     target_stats: TargetStatsStore
     install: InstallState
+    limits: KeyLimitStore
     spool_path: str  # a local file for usage rows the database could not take (usage.fallback)
     poll_interval: float  # seconds between reads of what other workers changed (cooldowns, switch)
 

@@ -6,6 +6,7 @@ the request into a `Call`, run the pipeline (plexus/core/pipeline.py), return it
 import logging
 import os
 import re
+import time
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request
@@ -17,6 +18,7 @@ from ..core.affinity import SESSION_HEADERS
 from ..core.call import COUNT_TOKENS, CREATE, EMBED, Call
 from ..core.errors import GatewayError, NotFound, RequestTooLarge
 from ..core.observers import Reply
+from ..core.policy import visible_names
 from ..wire import model_lists
 from ..wire.registry import CLIENT_STYLES, EMBEDDING_STYLES, FORWARDED_HEADERS
 from .hangup import ClientWatcher
@@ -41,8 +43,7 @@ def health():
 @bp.get("/v1/models")
 def list_models():
     """The aliases a client may ask for, in the caller's list format (OpenAI's or Anthropic's)."""
-    def listing(gw, shape, created):
-        names = gw.config.names
+    def listing(gw, shape, created, names):
         out = with_kinds(model_lists.render_list(shape, names, created, request.args), names)
         if shape == model_lists.OPENAI:
             for entry in out["data"]:
@@ -65,8 +66,8 @@ def with_kinds(listing, names):
 def get_model(model_id):
     """One alias, in the caller's shape; an unknown one is a 404 in the caller's error shape."""
 
-    def one(gw, shape, created):
-        if model_id not in gw.config.names:
+    def one(gw, shape, created, names):
+        if model_id not in names:
             raise NotFound(f"The model '{model_id}' does not exist or is not served by this gateway",
                            code="model_not_found", param="model")
         entry = model_lists.render_model(shape, model_id, created)
@@ -81,8 +82,8 @@ def model_view(render):
     shape = model_lists.shape_for(request.headers)
     gw = gateway()
     try:
-        gw.authenticate(client_token())
-        body = render(gw, shape, int(gw.config_loaded_at))
+        key = gw.authenticate(client_token())
+        body = render(gw, shape, int(gw.config_loaded_at), visible_names(key, gw.config.names))
     except GatewayError as e:
         return respond(pipeline.error_reply(CLIENT_STYLES[shape], e))
     return Response(orjson.dumps(body), content_type="application/json")
@@ -100,6 +101,21 @@ def openai_limits(limits):
     if out:
         out["top_provider"] = {"context_length": window, "max_completion_tokens": output}
     return out
+
+
+@bp.get("/v1/key")
+def own_key():
+    """The calling key's own policy and standing (plexus/core/policy.py), so a script can check
+    before it runs out. Without the management-only `unpriced_requests`."""
+    gw = gateway()
+    try:
+        key = gw.authenticate(client_token())
+    except GatewayError as e:
+        return respond(pipeline.error_reply(style_for_path(request.path), e))
+    data = gw.policy.standing(key, time.time())
+    if data["budget"]:
+        del data["budget"]["unpriced_requests"]
+    return Response(orjson.dumps({"data": data}), content_type="application/json")
 
 
 def client_token():
@@ -193,11 +209,12 @@ def style_models(style):
     """The aliases a client may ask for, in the style's own list format (e.g. Gemini's `models`)."""
     gw = gateway()
     try:
-        gw.authenticate(client_token())
+        key = gw.authenticate(client_token())
     except GatewayError as e:
         return respond(pipeline.error_reply(style, e))
-    limits = {name: catalog.alias_limits(gw.config, alias) for name, alias in gw.config.names.items()}
-    return Response(orjson.dumps(style.render_models(gw.config.names, limits)), content_type="application/json")
+    names = visible_names(key, gw.config.names)
+    limits = {name: catalog.alias_limits(gw.config, alias) for name, alias in names.items()}
+    return Response(orjson.dumps(style.render_models(names, limits)), content_type="application/json")
 
 
 OPERATIONS = {

@@ -9,6 +9,7 @@ from .connect import create_file, transaction, connect, use_wal
 from .cooldowns import SQLiteCooldownStore
 from .routing_state import SQLiteAffinityStore, SQLiteTargetStatsStore
 from .install_state import SQLiteInstallState
+from .limits import SQLiteKeyLimitStore
 from .migrations import migrate
 from .responses import SQLiteResponseStore
 from .usage import SQLiteUsageStore
@@ -32,6 +33,7 @@ class SQLiteStorage(MigratedOnce):
         self.affinity = SQLiteAffinityStore(path)
         self.target_stats = SQLiteTargetStatsStore(path)
         self.install = SQLiteInstallState(path)
+        self.limits = SQLiteKeyLimitStore(path)
 
     def migrate(self) -> list[str]:
         """Create the file and every table, or bring an older file up to date (rows kept)."""
@@ -46,4 +48,5 @@ class SQLiteStorage(MigratedOnce):
         return applied
 
     def close(self) -> None:
-        """Nothing to release: every call opens and closes its own connection."""
+        """Every call opens and closes its own connection, but for the limit counters' one."""
+        self.limits.close()

@@ -6,6 +6,6 @@ gets the full page, an htmx request the fragment the page is built from (`_name.
 `Vary: HX-Request`. `security.py` owns the session, CSRF and login checks."""
 
 # importing an area's module adds its views to the blueprint
-from . import aliases, config_page, keys, login, overview, pages, providers, request_log  # noqa: F401
+from . import aliases, config_page, key_policy, keys, login, overview, pages, providers, request_log  # noqa: F401
 
 bp = pages.bp

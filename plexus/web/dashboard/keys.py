@@ -4,12 +4,13 @@ shown once and only its SHA-256 is written) and revoke (the entry is removed fro
 import hashlib
 import re
 import secrets
+import time
 from datetime import datetime, timezone
 
 from flask import request
 
 from .crud import Area, FormError, document, plain, refusal_status
-from .pages import Pages, render, store
+from .pages import Pages, gateway, render, store
 
 pages = Pages("keys")
 
@@ -17,8 +18,15 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SECRET_PREFIX = "sk-plexus-"
 
 
+def standings():
+    """Each loaded key's policy and standing (as GET /v1/key tells it), by name."""
+    gw, now = gateway(), time.time()
+    return {name: gw.policy.standing(key, now) for name, key in gw.config.keys.items()}
+
+
 def key_views(doc):
     activity = store().key_activity()
+    policy = standings()
     out = []
     for name, spec in ((doc or {}).get("keys") or {}).items():
         spec = spec if isinstance(spec, dict) else {}
@@ -30,6 +38,7 @@ def key_views(doc):
             "stored_as": "hash" if "secret_sha256" in spec else "reference" if "${" in str(spec.get("secret", "")) else "literal",
             "requests": requests_,
             "last_used": last,
+            "policy": policy.get(str(name)),
         })
     return out
 
