@@ -12,6 +12,7 @@ from .config import PostgresConfigStore
 from .connect import Database
 from .cooldowns import PostgresCooldownStore
 from .install_state import PostgresInstallState
+from .limits import PostgresKeyLimitStore
 from .migrations import migrate
 from .responses import PostgresResponseStore
 from .routing_state import PostgresAffinityStore, PostgresTargetStatsStore
@@ -42,6 +43,7 @@ class PostgresStorage(MigratedOnce):
         self.affinity = PostgresAffinityStore(self.db)
         self.target_stats = PostgresTargetStatsStore(self.db)
         self.install = PostgresInstallState(self.db)
+        self.limits = PostgresKeyLimitStore(self.db)
 
     def migrate(self) -> list[str]:
         with self.db.pool.connection() as conn:

@@ -164,6 +164,18 @@ ALTER TABLE responses ADD COLUMN owner text;
 CREATE INDEX responses_owner_unclaimed ON responses (key_name) WHERE owner IS NULL
 """
 
+KEY_LIMIT_ROWS = """
+CREATE TABLE key_limit_rows (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_name text NOT NULL,
+    admitted double precision NOT NULL,  -- epoch seconds
+    tokens bigint NOT NULL,              -- the estimate, replaced by the upstream's figure at the end
+    lease_until double precision NOT NULL,
+    ended boolean NOT NULL
+);
+CREATE INDEX key_limit_rows_key ON key_limit_rows (key_name, admitted);
+"""
+
 MIGRATIONS = [
     Migration("usage-table", _script(USAGE_TABLE)),
     Migration("usage-hourly-rollups", _script(ROLLUPS)),
@@ -177,6 +189,7 @@ MIGRATIONS = [
     Migration("target-stats-table", _script(TARGET_STATS_TABLE)),
     Migration("install-state-table", _script(INSTALL_STATE_TABLE)),
     Migration("responses-owner", _script(RESPONSES_OWNER)),
+    Migration("key-limit-rows", _script(KEY_LIMIT_ROWS)),
 ]
 
 
