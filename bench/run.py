@@ -217,8 +217,10 @@ class Bench:
                                "--graceful-timeout", "5", "--bind", f"127.0.0.1:{port}", "passthrough_app:app"]
             cwd = BENCH
         else:
-            env.update(CONFIG_FILE=str(self.work / "plexus.yaml"), DATABASE_URL=f"sqlite:///{self.work / 'usage.db'}",
-                       GRACEFUL_TIMEOUT="5")
+            # PLEXUS_BENCH_DATABASE_URL: the same run against another store (e.g. postgresql://...)
+            database = os.environ.get("PLEXUS_BENCH_DATABASE_URL") or f"sqlite:///{self.work / 'usage.db'}"
+            env.update(CONFIG_FILE=str(self.work / "plexus.yaml"), DATABASE_URL=database, GRACEFUL_TIMEOUT="5",
+                       PLEXUS_SPOOL_DIR=str(self.work))
             argv = gunicorn + ["app:app", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "-w", "1"]
             cwd = ROOT
         p = Proc(which, argv, cwd=cwd, env=env, log_path=self.logs / f"{which}.log", core=self.core(GATEWAY_CORE))
