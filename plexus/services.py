@@ -97,7 +97,9 @@ class Services:
         """Every call that authenticated leaves a usage row; one refused for its key does not (it is
         counted in the metrics and logged), so anonymous traffic cannot fill the disk."""
         if not rec.key_refused:
-            self.writer.submit(rec)
+            row = self.writer.submit(rec)
+            if row is not None:
+                self.gateway.policy.charged(row["key_name"], row["cost"])
 
     def _store_captures(self):
         self._capture_job.within(self.gateway.capture.store_queued())

@@ -13,7 +13,11 @@ practice: bounded by `concurrent` × the largest answer when `concurrent` is set
 estimate alone exceeds `tpm` is admitted only into an empty window (else it could never run).
 
 Budgets are the key's usage records' cost in the calendar period (UTC) from the store's hourly
-rollups: they survive restarts. Requests without a price count as 0 USD. A budget can be overshot
+rollups: they survive restarts. The hours before the previous one are summed once an hour and kept
+(records written more than an hour late, such as a spool replayed after a database outage, count
+from the next hour on); the last two hours are read at most every SPEND_FRESH_S, and this process
+adds its own records' cost as they are made. So another worker's spending shows here within
+SPEND_FRESH_S plus the usage writer's delay. Requests without a price count as 0 USD. A budget can be overshot
 by the requests in flight when it was reached (and the usage writer's few tens of milliseconds of
 records not yet stored). If the store cannot be reached, requests are let through (logged): the
 gateway stays up rather than refuse everyone."""
@@ -21,6 +25,7 @@ gateway stays up rather than refuse everyone."""
 import functools
 import logging
 import math
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,6 +39,8 @@ WINDOW_S = 60.0  # rpm and tpm count the rolling last minute
 LEASE_S = 30.0  # an in-flight slot's lease: renewed while its request runs, so a dead worker's slots expire
 RENEW_S = 10.0
 BYTES_PER_TOKEN = 4  # a request's token estimate, before the upstream reports its figure
+HOUR = 3600
+SPEND_FRESH_S = 0.25  # how long a read of the last two hours' spend serves this process's budget checks
 
 
 class Ticket:
@@ -70,6 +77,8 @@ class Policy:
     def __init__(self) -> None:
         self.store = None  # a storage.base.KeyLimitStore; without one only allowed_models and expiry apply
         self._held = set()  # leases of this process's requests in flight
+        self._closed = {}  # (key name, period start) -> (hour the sum stops at, (usd, unpriced) before it)
+        self._recent = {}  # key name -> [read at (monotonic), from hour, usd, unpriced] since that hour
 
     def admit(self, key: ClientKey, alias: str, family: str, body_size: int, now: float) -> Ticket | None:
         """Raise the refusal of a call to `alias`, or admit it (a Ticket when it holds a lease)."""
@@ -92,7 +101,7 @@ class Policy:
     def _check_budget(self, key: ClientKey, rules: KeyPolicy, now: float) -> None:
         budget = rules.budget
         start, resets = period_bounds(budget.period, now)
-        spent, _ = self.store.spent(key.name, start)
+        spent, _ = self.spent(key.name, start, now)
         if spent < budget.usd:
             return
         per = "in total" if budget.period == "total" else f"per {budget.period}"
@@ -100,6 +109,34 @@ class Policy:
         raise GatewayError(f"This API key's budget of ${usd(budget.usd)} {per} is spent (${usd(spent)}); {when}",
                            status=429, kind="billing", code="insufficient_quota",
                            headers={"Retry-After": str(math.ceil(resets - now))} if resets else {})
+
+    def spent(self, key_name: str, start: float | None, now: float) -> tuple[float, int]:
+        """The key's (USD, unpriced requests) since `start`: the hours before the previous one from
+        this process's sum, kept for the hour; the previous and current hours (where records may
+        still be landing) from the store."""
+        recent = max(start or 0.0, (now // HOUR - 1) * HOUR)
+        entry = self._closed.get((key_name, start))
+        if entry is None or entry[0] != recent:
+            if len(self._closed) > 4096:
+                self._closed.clear()
+            before = self.store.spent(key_name, start, recent) if recent > (start or 0.0) else (0.0, 0)
+            entry = self._closed[(key_name, start)] = (recent, before)
+        live = self._recent.get(key_name)
+        if live is None or live[1] != recent or time.monotonic() - live[0] >= SPEND_FRESH_S:
+            if len(self._recent) > 4096:
+                self._recent.clear()
+            live = self._recent[key_name] = [time.monotonic(), recent, *self.store.spent(key_name, recent)]
+        return entry[1][0] + live[2], entry[1][1] + live[3]
+
+    def charged(self, key_name: str, cost: float | None) -> None:
+        """A usage row of this process's was made (cost None: unpriced): its budget checks count it
+        now, before the store has it."""
+        live = self._recent.get(key_name)
+        if live is not None:
+            if cost is None:
+                live[3] += 1
+            else:
+                live[2] += cost
 
     def _take(self, key: ClientKey, limits: Any, family: str, body_size: int, now: float) -> Ticket:
         estimate = body_size // BYTES_PER_TOKEN
@@ -144,7 +181,7 @@ class Policy:
             usage = {"requests_last_minute": c.requests, "tokens_last_minute": c.tokens, "in_flight": c.in_flight}
         if rules.budget is not None:
             start, resets = period_bounds(rules.budget.period, now)
-            spent, unpriced = self.store.spent(key.name, start) if self.store is not None else (0.0, 0)
+            spent, unpriced = self.spent(key.name, start, now) if self.store is not None else (0.0, 0)
             budget = {"usd": rules.budget.usd, "period": rules.budget.period, "spent_usd": round(spent, 6),
                       "remaining_usd": round(max(0.0, rules.budget.usd - spent), 6),
                       "resets_at": iso(resets) if resets else None, "unpriced_requests": unpriced}

@@ -148,6 +148,9 @@ class InstallState(Protocol):
         """Add one to the counter `name` (0 when unset); returns the new value."""
 
 
+END_OF_TIME = 2.0 ** 62  # an upper bound for time ranges left open
+
+
 class LimitCounts(NamedTuple):
     """One key's standing in the rolling window (see KeyLimitStore)."""
 
@@ -182,9 +185,9 @@ class KeyLimitStore(Protocol):
 
     def counts(self, key_name: str, now: float, window_s: float) -> LimitCounts: ...
 
-    def spent(self, key_name: str, since: float | None) -> tuple[float, int]:
-        """(USD cost of the key's usage records since `since` (None: all), how many of them had no
-        price). Read from the hourly rollups, so `since` is on the hour."""
+    def spent(self, key_name: str, since: float | None, until: float | None = None) -> tuple[float, int]:
+        """(USD cost of the key's usage records from `since` (None: all) to before `until` (None: now),
+        how many of them had no price). Read from the hourly rollups, so both are on the hour."""
 
 
 class Storage(Protocol):

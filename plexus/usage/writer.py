@@ -66,23 +66,25 @@ class UsageWriter:
         return self._queue.qsize()
 
     def submit(self, rec):
-        """Journal and queue a finished record. Never raises, never drops: if the queue stays full
-        for `put_timeout`, or the writer is closed, the record goes to the fallback file instead."""
+        """Journal and queue a finished record; returns its row (None if it could not be made).
+        Never raises, never drops: if the queue stays full for `put_timeout`, or the writer is
+        closed, the record goes to the fallback file instead."""
         rows = self._rows([rec])
         if not rows:
-            return
+            return None
         if self._closed:  # straight to the fallback file, which is durable itself
             self._spill(rows)
-            return
+            return rows[0]
         entry = (rows[0], self._journal(rows[0]))
         try:
             self._queue.put(entry, timeout=self.put_timeout)
-            return
+            return rows[0]
         except queue.Full:
             log.warning("usage queue full for %.1fs: record %s goes to the fallback file", self.put_timeout,
                         rec.request_id)
         self._spill(rows)
         self._finished([entry])
+        return rows[0]
 
     def degraded(self) -> bool:
         """The database failed the last write, or records wait in the fallback file for it."""

@@ -63,3 +63,39 @@ def test_spent_reads_the_keys_priced_and_unpriced_records(storage):
     spent, unpriced = storage.limits.spent("k", None)
     assert round(spent, 6) == 0.25 and unpriced == 1
     assert storage.limits.spent("k", NOW + 7200) == (0.0, 0)
+
+
+def _spend(key, at, cost):
+    return {"request_id": f"r{at}-{cost}", "record_key": f"k{at}-{cost}", "time": at, "key_name": key, "status": 200, "cost": cost}
+
+
+def test_spent_counts_hours_from_since_to_before_until(storage):
+    hour = 3600 * 300_000
+    storage.usage.write_batch([_spend("k", hour - 1, 1.0), _spend("k", hour + 10, 2.0), _spend("k", hour + 3600, 4.0),
+                               _spend("k", hour + 3601, None), _spend("other", hour, 8.0)])
+    limits = storage.limits
+    assert limits.spent("k", None) == (7.0, 1)
+    assert limits.spent("k", hour) == (6.0, 1)
+    assert limits.spent("k", hour, hour + 3600) == (2.0, 0)
+    assert limits.spent("k", None, hour) == (1.0, 0)
+
+
+def test_a_budget_reads_the_last_two_hours_fresh_and_sums_the_hours_before_once_an_hour(storage, monkeypatch):
+    from plexus.core import policy as policy_module
+
+    hour = 3600 * 300_000
+    now = hour + 1800  # half past; the period began 5 hours ago
+    start = hour - 5 * 3600
+    storage.usage.write_batch([_spend("k", hour - 3 * 3600, 1.0), _spend("k", hour - 60, 0.5), _spend("k", now - 60, 0.25)])
+    policy = policy_module.Policy()
+    policy.store = storage.limits
+    assert policy.spent("k", start, now) == (1.75, 0)
+    # another worker's records: one late for a closed hour, one now; neither seen while the read is fresh
+    storage.usage.write_batch([_spend("k", hour - 4 * 3600, 2.0), _spend("k", now - 30, 0.125)])
+    assert policy.spent("k", start, now + 1) == (1.75, 0)
+    policy.charged("k", 0.0625)  # this process's own records count at once
+    policy.charged("k", None)
+    assert policy.spent("k", start, now + 1) == (1.8125, 1)
+    monkeypatch.setattr(policy_module, "SPEND_FRESH_S", 0.0)
+    assert policy.spent("k", start, now + 2) == (1.875, 0)  # the fresh read has the last two hours, not the late one
+    assert policy.spent("k", start, now + 3600) == (3.875, 0)  # the next hour sums the closed hours again

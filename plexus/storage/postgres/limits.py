@@ -4,7 +4,7 @@ per-key advisory lock, so every worker of every machine together admits no more 
 One round trip per admission (SQLite's single machine uses shared memory instead:
 storage/shared_counters.py). Implements storage.base.KeyLimitStore."""
 
-from ..base import LimitCounts
+from ..base import END_OF_TIME, LimitCounts
 from .connect import Database
 
 _COUNTS = ("SELECT count(*) FILTER (WHERE admitted > %(since)s),"
@@ -49,10 +49,11 @@ class PostgresKeyLimitStore:
         with self.db.connection() as conn:
             return _counts(conn, key_name, now, window_s)
 
-    def spent(self, key_name: str, since: float | None) -> tuple[float, int]:
+    def spent(self, key_name: str, since: float | None, until: float | None = None) -> tuple[float, int]:
         with self.db.connection() as conn:
             row = conn.execute("SELECT coalesce(sum(cost), 0), coalesce(sum(requests - priced), 0) FROM usage_rollup"
-                               " WHERE dim = 'key' AND value = %s AND bucket >= %s", (key_name, since or 0)).fetchone()
+                               " WHERE dim = 'key' AND value = %s AND bucket >= %s AND bucket < %s",
+                               (key_name, since or 0, until if until is not None else END_OF_TIME)).fetchone()
         return float(row[0]), int(row[1])
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 
 from ..shared_counters import SharedCounters
+from ..base import END_OF_TIME
 from .connect import BUSY_TIMEOUT_S
 
 
@@ -17,13 +18,14 @@ class SQLiteKeyLimitStore(SharedCounters):
         self._conn = self._conn_pid = None
         self._read_lock = threading.Lock()
 
-    def spent(self, key_name: str, since: float | None) -> tuple[float, int]:
+    def spent(self, key_name: str, since: float | None, until: float | None = None) -> tuple[float, int]:
         with self._read_lock:
             if self._conn_pid != os.getpid():  # one read connection per process, kept: opening one costs more than the query
                 self._conn = sqlite3.connect(self.database, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
                 self._conn_pid = os.getpid()
             row = self._conn.execute("SELECT TOTAL(cost), IFNULL(SUM(requests - priced), 0) FROM usage_rollup"
-                                     " WHERE dim = 'key' AND value = ? AND bucket >= ?", (key_name, since or 0)).fetchone()
+                                     " WHERE dim = 'key' AND bucket >= ? AND bucket < ? AND value = ?",
+                                     (since or 0, until if until is not None else END_OF_TIME, key_name)).fetchone()
         return float(row[0]), int(row[1])
 
     def close(self) -> None:
