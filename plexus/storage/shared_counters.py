@@ -15,6 +15,7 @@ import mmap
 import os
 import struct
 import threading
+from itertools import compress
 from typing import Any
 
 from .base import LimitCounts
@@ -82,15 +83,15 @@ class SharedCounters:
         raise SlotsFull(f"{self.path} holds {SLOTS} keys with limits already")
 
     def _counts(self, off: int, now: float) -> tuple[LimitCounts, tuple]:
+        # compress/map keep the loops over 60 buckets and 32 workers in C: this runs on every admission
         values = BUCKETS.unpack_from(self._mm, off + ID)
-        seconds, requests, tokens = values[:SECONDS], values[SECONDS:2 * SECONDS], values[2 * SECONDS:]
-        since = int(now) - SECONDS
-        live = [i for i in range(SECONDS) if seconds[i] > since]
+        seconds = values[:SECONDS]
+        live = list(map((int(now) - SECONDS).__lt__, seconds))
         workers = WORKER_TABLE.unpack_from(self._mm, off + W_OFF)
-        in_flight = sum(workers[WORKERS + i] for i in range(WORKERS) if workers[2 * WORKERS + i] >= now)
-        oldest = min((seconds[i] for i in live), default=None)
-        counts = LimitCounts(sum(requests[i] for i in live), sum(tokens[i] for i in live), in_flight,
-                             float(oldest) if oldest is not None else None)
+        in_flight = sum(compress(workers[WORKERS:2 * WORKERS], map(now.__le__, workers[2 * WORKERS:])))
+        oldest = min(compress(seconds, live), default=None)
+        counts = LimitCounts(sum(compress(values[SECONDS:2 * SECONDS], live)), sum(compress(values[2 * SECONDS:], live)),
+                             in_flight, float(oldest) if oldest is not None else None)
         return counts, workers
 
     def _my_row(self, off: int, workers: tuple, now: float) -> int:
