@@ -1,6 +1,7 @@
 """Per-key limits are exact across gunicorn workers: two workers and many concurrent clients
 together admit no more than the limit (issue 14)."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -60,3 +61,75 @@ def test_two_workers_admit_no_more_than_concurrent(gateway, fake):
     statuses = sorted(status for status, _ in burst(gateway, OTHER, 4 * CONCURRENT))
     assert statuses.count(200) == CONCURRENT and statuses.count(429) == 3 * CONCURRENT
     assert len(fake.requests) == CONCURRENT
+
+
+# ---- the issue's "done when", on one gateway of two workers with every policy field ----------------
+
+FULL, SPENDER, EXPIRED = "sk-plexus-test-FULLPOLICY-0003", "sk-plexus-test-SPENDER-0004", "sk-plexus-test-EXPIRED-0005"
+FULL_RPM, TPM = 4, 100000
+SETTLED_S = 0.6  # the usage writer's linger (0.05 s) + how long a worker's read of recent spend serves (0.25 s), with room
+
+
+@pytest.fixture(scope="module")
+def governed(fake, tmp_path_factory):
+    config = yaml.safe_load(config_text(fake.url))
+    config["models"]["smart"] = {"targets": [{"provider": "up", "model": "up-model"}]}
+    config["keys"].update(
+        full={"secret": FULL, "allowed_models": ["fast"], "limits": {"rpm": FULL_RPM, "tpm": TPM, "concurrent": 10},
+              "budget": {"usd": 1000.0, "period": "month"}, "expires_at": "2999-01-01T00:00:00Z"},
+        spender={"secret": SPENDER, "budget": {"usd": 0.00002, "period": "day"}},
+        expired={"secret": EXPIRED, "expires_at": "2020-01-01T00:00:00Z"},
+    )
+    with gateway_for(config, tmp_path_factory.mktemp("governed"), workers=2) as gw:
+        yield gw
+
+
+def bearer(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_key_with_every_field_under_two_workers(governed, fake):
+    fake.reset()
+    denied = requests.post(governed.url + "/v1/chat/completions", headers=bearer(FULL), timeout=20,
+                           json={"model": "smart", "messages": [{"role": "user", "content": "hi"}]})
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "permission_denied"
+    assert "'smart'" in denied.json()["error"]["message"] and FULL not in denied.text
+
+    answers = burst(governed, bearer(FULL), FULL_RPM + 3)
+    assert sorted(status for status, _ in answers) == [200] * FULL_RPM + [429] * 3
+    for status, h in answers:
+        assert h["x-ratelimit-limit-requests"] == str(FULL_RPM) and h["x-ratelimit-limit-tokens"] == str(TPM)
+        if status == 429:
+            assert h["x-ratelimit-remaining-requests"] == "0" and int(h["Retry-After"]) >= 1
+    anthropic = requests.post(governed.url + "/v1/messages", timeout=20,
+                              headers={"x-api-key": FULL, "anthropic-version": "2023-06-01"},
+                              json={"model": "fast", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
+    assert anthropic.status_code == 429 and anthropic.json()["error"]["type"] == "rate_limit_error"
+    assert anthropic.headers["anthropic-ratelimit-requests-limit"] == str(FULL_RPM)
+    assert anthropic.headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert len(fake.requests) == FULL_RPM
+
+    time.sleep(SETTLED_S)
+    data = requests.get(governed.url + "/v1/key", headers=bearer(FULL), timeout=20).json()["data"]
+    assert data["allowed_models"] == ["fast"] and data["limits"] == {"rpm": FULL_RPM, "tpm": TPM, "concurrent": 10}
+    assert data["usage"] == {"requests_last_minute": FULL_RPM, "tokens_last_minute": FULL_RPM * 17, "in_flight": 0}
+    assert data["budget"]["spent_usd"] == round(FULL_RPM * 0.000022, 6) and data["expires_at"] == "2999-01-01T00:00:00Z"
+
+
+def test_a_spent_budget_is_refused_by_every_worker(governed, fake):
+    chat_ok = requests.post(governed.url + "/v1/chat/completions", headers=bearer(SPENDER), timeout=20,
+                            json={"model": "fast", "messages": [{"role": "user", "content": "hi"}]})
+    assert chat_ok.status_code == 200  # $0.000022 of a $0.00002 day
+    time.sleep(SETTLED_S)
+    refused = burst(governed, bearer(SPENDER), 6)  # on both workers
+    assert [status for status, _ in refused] == [429] * 6
+    body = requests.post(governed.url + "/v1/chat/completions", headers=bearer(SPENDER), timeout=20,
+                         json={"model": "fast", "messages": [{"role": "user", "content": "hi"}]}).json()
+    assert body["error"]["code"] == "insufficient_quota" and "it resets at" in body["error"]["message"]
+
+
+def test_an_expired_key_is_401_everywhere(governed):
+    resp = requests.post(governed.url + "/v1/chat/completions", headers=bearer(EXPIRED), timeout=20,
+                         json={"model": "fast", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "key_expired" and EXPIRED not in resp.text
+    assert requests.get(governed.url + "/v1/key", headers=bearer(EXPIRED), timeout=20).status_code == 401
