@@ -25,7 +25,7 @@ from ..core.call import CREATE, Call
 from ..core.errors import GatewayError
 from ..wire.registry import CLIENT_STYLES
 from ..wire.responses.websocket import Session, error_frame
-from .v1 import client_token, forwarded_headers, gateway, respond
+from .v1 import client_token, forwarded_headers, gateway, respond, session_headers
 
 log = logging.getLogger("plexus.request")
 
@@ -79,7 +79,7 @@ def responses_socket(ws):
 
 def serve(ws):
     style, gw, session = CLIENT_STYLES["responses"], gateway(), Session()
-    token, headers = client_token(), forwarded_headers()
+    token, headers, sessions = client_token(), forwarded_headers(), session_headers()
     while True:
         message = ws.receive(timeout=IDLE_CHECK_S)  # raises ConnectionClosed when the client is gone
         if not worker_alive():
@@ -101,17 +101,17 @@ def serve(ws):
             error, status = style.render_error(e)
             ws.send(error_frame(status, error))
             continue
-        turn(ws, gw, style, session, body, token, headers)
+        turn(ws, gw, style, session, body, token, headers, sessions)
 
 
-def turn(ws, gw, style, session, body, token, headers):
+def turn(ws, gw, style, session, body, token, headers, sessions):
     """One `response.create` through the pipeline, its answer as frames."""
     raw = orjson.dumps(body)
     request_id = os.urandom(16).hex()
     call = Call(style, CREATE, request_id, token, lambda: raw, content_type="application/json", body_size=len(raw),
                 client_headers={**headers, "x-request-id": request_id}, source_ip=request.remote_addr, method="WEBSOCKET",
                 path=request.path, client_request=lambda: (request.url, dict(request.headers)),
-                watch_client=lambda upstream: HangupWatcher(ws, upstream))
+                watch_client=lambda upstream: HangupWatcher(ws, upstream), session_headers=sessions)
     reply = pipeline.run(gw, call)
     if isinstance(reply.body, (bytes, str)):
         ws.send(error_frame(reply.status, reply.body, reply.headers))

@@ -54,3 +54,31 @@ def test_each_sessions_turns_land_on_one_target_across_workers(gw, fakes, header
         turn(gw, {header: session}, 2)
         assert (len(a.requests) > before) == on_a, f"{session} moved"
     assert set(served.values()) == {True, False}
+
+
+def socket_turn(gw, session, n):
+    """One response.create over the Responses WebSocket mode, on a new connection."""
+    import json
+
+    from websockets.sync.client import connect
+
+    with connect(gw.url.replace("http://", "ws://") + "/v1/responses", additional_headers={**AUTH, "session-id": session}) as ws:
+        ws.send(json.dumps({"type": "response.create", "model": "pair", "input": f"turn {n}", "store": False}))
+        while (event := json.loads(ws.recv(timeout=15)))["type"] not in ("response.completed", "error", "response.failed"):
+            pass
+    assert event["type"] == "response.completed", event
+
+
+def test_the_websocket_mode_keeps_a_sessions_target_too(gw, fakes):
+    a, b = fakes
+    served = {}
+    for s in range(10):
+        before = len(a.requests)
+        socket_turn(gw, f"ws-session-{s}", 1)
+        served[s] = len(a.requests) > before
+    time.sleep(2.5)  # as above: both workers know every session's target
+    for s, on_a in served.items():
+        before = len(a.requests)
+        socket_turn(gw, f"ws-session-{s}", 2)
+        assert (len(a.requests) > before) == on_a, f"ws-session-{s} moved"
+    assert set(served.values()) == {True, False}
