@@ -218,3 +218,20 @@ def test_stored_responses_follow_the_retention(tmp_path):
     prune_expired(storage, 2)
     assert store.get("resp_old", "k") is None and store.get("resp_new", "k") is not None
     assert store.get("resp_new", "other-key") is None  # a response belongs to the key that made it
+
+
+def test_images_in_tool_results_go_to_a_responses_provider_as_function_call_output_parts():
+    body = {"model": "alias", "max_tokens": 64, "tools": [{"name": "shot", "input_schema": {"type": "object"}}], "messages": [
+        {"role": "user", "content": "look"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+            {"type": "text", "text": "the page"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]},
+            {"type": "tool_result", "tool_use_id": "toolu_2", "content": "plain"}]}]}
+    anthropic_messages.check_request(body)
+    req = anthropic_messages.parse_request(body)
+    out = responses.build_request(req, "up", PROVIDER)
+    outputs = [i for i in out["input"] if i["type"] == "function_call_output"]
+    assert outputs[0]["output"] == [{"type": "input_text", "text": "the page"},
+                                    {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "auto"}]
+    assert outputs[1]["output"] == "plain"

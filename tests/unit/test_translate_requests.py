@@ -222,3 +222,36 @@ def test_stop_strings_are_kept():
     assert openai_chat.parse_request(body, {})["stop"] == ["END"]
     body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "stop_sequences": ["A", "B"]}
     assert anthropic_messages.parse_request(body, {})["stop"] == ["A", "B"]
+
+
+def _screenshot_turns(*call_ids):
+    """An Anthropic conversation whose tools answered with text and a screenshot."""
+    calls = [{"type": "tool_use", "id": c, "name": "get_weather", "input": {"city": "Oslo"}} for c in call_ids]
+    results = [{"type": "tool_result", "tool_use_id": c, "content": [
+        {"type": "text", "text": f"map of {c}"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]} for c in call_ids]
+    return {"tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+            "messages": [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": calls},
+                         {"role": "user", "content": results}]}
+
+
+def test_images_in_tool_results_reach_a_chat_provider_in_a_user_message_after_the_tool_messages():
+    out = anthropic_to_openai(_screenshot_turns("toolu_1", "toolu_2"))
+    roles = [m["role"] for m in out["messages"]]
+    assert roles == ["user", "assistant", "tool", "tool", "user"]
+    assert [m["content"] for m in out["messages"][2:4]] == ["map of toolu_1", "map of toolu_2"]
+    attachments = out["messages"][4]["content"]
+    assert attachments == [
+        {"type": "text", "text": "[attachments of tool result toolu_1]"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"type": "text", "text": "[attachments of tool result toolu_2]"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+    ]
+
+
+def test_a_tool_result_that_is_only_an_image_says_where_it_is():
+    body = _screenshot_turns("toolu_1")
+    body["messages"][2]["content"][0]["content"] = body["messages"][2]["content"][0]["content"][1:]
+    out = anthropic_to_openai(body)
+    assert out["messages"][2]["content"] == "[the result is in the attachments that follow]"
+    assert out["messages"][3]["content"][1]["type"] == "image_url"

@@ -72,17 +72,37 @@ def _messages(req):
     system = "\n\n".join(p["text"] for p in req["system"] if p["text"])
     if system:
         out.append({"role": "system", "content": system})
+    attached = []  # images and files of the tool results just written (a chat tool message takes text only)
     for m in req["messages"]:
         role = m["role"]
         if role == "tool":
-            r = m["content"][0]
-            text = u.text_of(r["content"])
-            out.append({"role": "tool", "tool_call_id": r["tool_call_id"], "content": text})
-        elif role == "assistant":
+            out.append(_tool_message(m["content"][0], attached))
+            continue
+        _attach(out, attached)
+        if role == "assistant":
             out.append(_assistant(m["content"]))
         else:
             out.append({"role": "user", "content": _user_content(m["content"])})
+    _attach(out, attached)
     return out
+
+
+def _tool_message(result, attached):
+    """A tool result as a `tool` message; its images and files wait in `attached` for the user
+    message that follows the run of tool messages (one may not come between them)."""
+    media_parts = [p for p in result["content"] if p["type"] != "text"]
+    text = u.text_of(result["content"])
+    if media_parts:
+        attached.append({"type": "text", "text": f"[attachments of tool result {result['tool_call_id']}]"})
+        attached.extend(media_parts)
+        text = text or "[the result is in the attachments that follow]"
+    return {"role": "tool", "tool_call_id": result["tool_call_id"], "content": text}
+
+
+def _attach(out, attached):
+    if attached:
+        out.append({"role": "user", "content": _user_content(attached)})
+        attached.clear()
 
 
 def _assistant(parts):

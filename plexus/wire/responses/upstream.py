@@ -87,7 +87,9 @@ def input_items(messages):
     for m in messages:
         if m["role"] == "tool":
             r = m["content"][0]
-            items.append({"type": "function_call_output", "call_id": r["tool_call_id"], "output": u.text_of(r["content"])})
+            parts = r["content"]
+            output = u.text_of(parts) if all(p["type"] == "text" for p in parts) else [_input_part(p) for p in parts]
+            items.append({"type": "function_call_output", "call_id": r["tool_call_id"], "output": output})
         elif m["role"] == "user":
             items.append({"type": "message", "role": "user", "content": [_input_part(p) for p in m["content"]]})
         else:
