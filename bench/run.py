@@ -469,30 +469,34 @@ class Bench:
         return res
 
     def profile(self):
-        """py-spy on Plexus's worker under the c=32 non-streamed load and the c=100 streamed load, per pair."""
+        """py-spy on Plexus's worker (or, with --profile-target passthrough, the bare stack's) under the
+        c=32 non-streamed load and the c=100 streamed load, per pair."""
         seconds = 8 if self.args.quick else 20
+        where = self.args.profile_target
         self.results["profiles"] = {}
         for pair in self.pairs:
-            if "plexus" not in self.wheres(pair):
+            if where not in self.wheres(pair):
                 continue
             for stream, concurrency in ((False, 32), (True, 100)):
                 label = f"{pair.name.replace('->', '-')}-{'stream-c100' if stream else 'c32'}"
+                label += "" if where == "plexus" else f"-{where}"
                 progress(f"profile {label}: {seconds}s of py-spy on the worker")
-                self.loadgen({"mode": "closed", "targets": [self.target(pair, "plexus", stream)], "concurrency": concurrency,
+                self.loadgen({"mode": "closed", "targets": [self.target(pair, where, stream)], "concurrency": concurrency,
                               "count": 300, "warmup": 0}, timeout=120)
-                gw = self.procs["plexus"]
+                gw = self.procs[where]
                 worker = [p for p in gw.pids() if p != gw.pid][0]
                 out = RESULTS / f"profile-{label}.txt"
                 spy = pyspy_profile.record(self.args.py_spy, worker, seconds, out)
                 res = self.closed(pair, concurrency=concurrency, seconds=seconds + 1, warmup=0, stream=stream,
-                                  wheres=["plexus"])[0]["plexus"]
+                                  wheres=[where])[0][where]
                 _, err = spy.communicate(timeout=seconds + 60)
                 if spy.returncode != 0 or not out.exists():
                     self.skip(pair.name, f"profile {label}", f"py-spy failed: {err.strip()[-300:]}")
                     continue
                 text = pyspy_profile.summarize(out)
                 self.results["profiles"][label] = {"file": str(out), "summary": text, "load": res}
-                print(f"\nProfile of Plexus's worker, {pair.name}, {'streamed' if stream else 'non-streamed'},"
+                whose = "Plexus's" if where == "plexus" else "the passthrough's"
+                print(f"\nProfile of {whose} worker, {pair.name}, {'streamed' if stream else 'non-streamed'},"
                       f" concurrency {concurrency} ({res['rps']:.0f} req/s under py-spy; stacks in {out}):\n{text}", flush=True)
         self.save()
 
@@ -757,6 +761,8 @@ def main():
     ap.add_argument("--pairs", default="", help="comma-separated subset of " + ",".join(p.name.replace("->", "-") for p in PAIRS))
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown (e.g. bench/RESULTS.md)")
+    ap.add_argument("--profile-target", choices=("plexus", "passthrough"), default="plexus",
+                    help="whose worker --profile samples (default: plexus)")
     ap.add_argument("--profile", action="store_true", help="profile Plexus's worker with py-spy under the c=32 and"
                     " c=100 streamed loads, per pair (see bench/pyspy_profile.py)")
     ap.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy executable (default: from PATH)")
