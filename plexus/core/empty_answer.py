@@ -32,6 +32,11 @@ def whole_is_empty(provider_type: str, raw: bytes) -> bool:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return False  # not ours to judge: the relay reports a body that is not JSON
+    return parsed_is_empty(provider_type, data)
+
+
+def parsed_is_empty(provider_type: str, data: object) -> bool:
+    """whole_is_empty() of an answer already parsed."""
     if not isinstance(data, dict):
         return False
     check = WHOLE.get(provider_type)

@@ -61,8 +61,9 @@ class Passthrough:
         self.payload = orjson.dumps(quirks.apply(payload, to.family, quirks.for_target(to.provider, to.target),
                                                  translated=False))
 
-    def answer(self, raw: bytes) -> Answer:
-        out, data = self.style.relay_response(raw, self.alias)
+    def answer(self, raw: bytes, parsed: Any = None) -> Answer:
+        """`parsed`: `raw` parsed already (by the empty-answer check), or None."""
+        out, data = self.style.relay_response(raw, self.alias, parsed)
         usage, finish = self.style.response_usage(data) if isinstance(data, dict) else (None, None)
         return Answer(out, data if isinstance(data, dict) else None, usage, finish, None)
 
@@ -92,8 +93,8 @@ class Translation:
         if self.dropped:
             log.warning("tools dropped for provider %s (no equivalent): %s", to.provider.id, ", ".join(self.dropped))
 
-    def answer(self, raw: bytes) -> Answer:
-        data = orjson.loads(raw)
+    def answer(self, raw: bytes, parsed: Any = None) -> Answer:
+        data = orjson.loads(raw) if parsed is None else parsed
         if not isinstance(data, dict):
             raise orjson.JSONDecodeError("the answer is not a JSON object", "", 0)
         try:
@@ -125,7 +126,7 @@ class CountPassthrough:
         self.payload = orjson.dumps(payload)
         self.url = to.module.count_url(to.provider, to.model)
 
-    def answer(self, raw: bytes) -> Answer:
+    def answer(self, raw: bytes, parsed: Any = None) -> Answer:
         return Answer(raw, None, None, None, 0)
 
 

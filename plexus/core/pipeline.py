@@ -19,7 +19,7 @@ from ..wire.state_refs import refuse_reference, refuse_top_level
 from .call import COUNT_TOKENS, CREATE, EMBED, Call
 from .errors import AuthenticationFailed, GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .affinity import digest as affinity_digest, session_key
-from .empty_answer import stream_detector, whole_is_empty
+from .empty_answer import parsed_is_empty, stream_detector
 from .context_fit import prompt_tokens, requested_output, says_exceeded
 from .exchange import Candidate, CountEstimate, exchange_for
 from .gateway import Gateway
@@ -215,7 +215,8 @@ def attempt(gw: Gateway, call: Call, to: Candidate, exchange: Any, watch: Observ
 
 def opened(resp: Any, provider: Any, family: str, stream: bool, check_output: bool) -> Any:
     """The upstream's answer, with `check_output` checked for output (provider `empty_failover`): a
-    stream is held until it carries some, a whole answer is read now (relay_whole reuses it)."""
+    stream is held until it carries some, a whole answer is read and parsed now (relay_whole reuses
+    both: `resp.parsed`)."""
     if stream:
         return UpstreamStream(resp, provider, stream_detector(family) if check_output else None)
     if check_output:
@@ -224,7 +225,11 @@ def opened(resp: Any, provider: Any, family: str, stream: bool, check_output: bo
         except Exception:
             resp.close()
             raise UpstreamError("The upstream connection broke while sending its answer", status=502) from None
-        if resp.status_code == 200 and whole_is_empty(family, raw):
+        try:
+            resp.parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return resp  # not ours to judge: the relay reports a body that is not JSON
+        if resp.status_code == 200 and parsed_is_empty(family, resp.parsed):
             resp.close()
             raise UpstreamError(f"Provider '{provider.id}' sent an empty answer (no text and no tool call)", status=502)
     return resp
@@ -333,7 +338,8 @@ def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> 
     if watch:
         watch.upstream_bytes(raw)
     try:
-        answer = exchange.answer(raw)
+        parsed = getattr(resp, "parsed", None)  # set by opened() for a chat answer it checked
+        answer = exchange.answer(raw) if parsed is None else exchange.answer(raw, parsed)
     except orjson.JSONDecodeError:
         raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
     rec.usage, rec.finish_reason = answer.usage, answer.finish_reason

@@ -5,10 +5,10 @@ import orjson
 from .sse import SSEDecoder
 
 
-def relay_response(raw, alias):
+def relay_response(raw, alias, parsed=None):
     """A non-streamed upstream answer as the client gets it: `model` set to the alias asked for.
-    Returns (bytes, response dict)."""
-    data = orjson.loads(raw)
+    Returns (bytes, response dict). `parsed`: `raw` already parsed, or None."""
+    data = orjson.loads(raw) if parsed is None else parsed
     if isinstance(data, dict):
         data["model"] = alias
     return orjson.dumps(data), data

@@ -482,8 +482,8 @@ def passthrough_request(body, upstream_model, stream, route=None):
     return dict(body), {"sse": query.get("alt") == "sse"}
 
 
-def relay_response(raw, alias):
-    data = orjson.loads(raw)
+def relay_response(raw, alias, parsed=None):
+    data = orjson.loads(raw) if parsed is None else parsed
     if isinstance(data, dict) and "modelVersion" in data:
         data["modelVersion"] = alias
     return orjson.dumps(data), data
