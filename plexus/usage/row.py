@@ -1,7 +1,7 @@
 """The stored row: a finished UsageRecord turned into plain columns, with its tokens (estimated when
 the provider reported none), its cost at the prices in force, and its timings in milliseconds."""
 
-import uuid
+import os
 
 import orjson
 
@@ -22,7 +22,7 @@ def to_row(rec, config):
     """A dict of COLUMNS. `config` supplies the prices."""
     usage, cost, source = billed_from(rec, config)
     return {
-        "record_key": uuid.uuid4().hex,  # this row's identity, kept through retries and the fallback file
+        "record_key": os.urandom(16).hex(),  # this row's identity, kept through retries and the fallback file
         "time": rec.time,
         "request_id": rec.request_id,
         "key_name": rec.key_name,
