@@ -118,15 +118,26 @@ def own_key():
     return Response(orjson.dumps({"data": data}), content_type="application/json")
 
 
+def environ_key(header):
+    """Where a request header is in the WSGI environ (what `request.headers` looks up each time)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+KEY_HEADERS = tuple(environ_key(h) for h in ("x-api-key", "x-goog-api-key"))
+FORWARDED = tuple((name, environ_key(name)) for name in FORWARDED_HEADERS)
+SESSION = tuple((name, environ_key(name)) for name in SESSION_HEADERS)
+
+
 def client_token():
     """The client key, from whichever place its SDK puts it: OpenAI's bearer token, Anthropic's
     `x-api-key`, Google's `x-goog-api-key` or `?key=`."""
-    auth = request.headers.get("Authorization", "")
+    environ = request.environ
+    auth = environ.get("HTTP_AUTHORIZATION", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    for header in ("x-api-key", "x-goog-api-key"):
-        if request.headers.get(header):
-            return request.headers[header].strip()
+    for key in KEY_HEADERS:
+        if environ.get(key):
+            return environ[key].strip()
     return request.args.get("key", "").strip()
 
 
@@ -138,23 +149,26 @@ def read_body():
 
 
 def forwarded_headers():
-    out = {name: request.headers.get(name) for name in FORWARDED_HEADERS if request.headers.get(name)}
+    environ = request.environ
+    out = {name: environ[key] for name, key in FORWARDED if environ.get(key)}
     out["x-request-id"] = g.request_id
     return out
 
 
 def new_call(style, operation, route_args):
     """What the core needs from this request; the body is read by the pipeline, when it needs it."""
-    environ = request.environ
-    return Call(style, operation, g.request_id, client_token(), read_body, content_type=request.mimetype,
-                body_size=request.content_length or 0, route_args=route_args, query=request.args,
-                client_headers=forwarded_headers(), source_ip=request.remote_addr, method=request.method,
-                path=request.path, client_request=lambda: (request.url, dict(request.headers)),
+    req = request._get_current_object()  # the proxy once, not a context lookup per attribute
+    environ = req.environ
+    return Call(style, operation, g.request_id, client_token(), read_body, content_type=req.mimetype,
+                body_size=req.content_length or 0, route_args=route_args, query=req.args,
+                client_headers=forwarded_headers(), source_ip=req.remote_addr, method=req.method,
+                path=req.path, client_request=lambda: (req.url, dict(req.headers)),
                 watch_client=lambda upstream: ClientWatcher(environ, upstream), session_headers=session_headers())
 
 
 def session_headers():
-    return {name: request.headers[name] for name in SESSION_HEADERS if name in request.headers}
+    environ = request.environ
+    return {name: environ[key] for name, key in SESSION if key in environ}
 
 
 def respond(reply: Reply) -> Response:
@@ -184,7 +198,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 def assign_request_id():
     """The client's `x-request-id` if it is a sane token, else a new one; returned on every answer,
     sent upstream, on every log line and in the usage record."""
-    given = request.headers.get("x-request-id", "")
+    given = request.environ.get("HTTP_X_REQUEST_ID", "")
     g.request_id = given if given and _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
