@@ -50,6 +50,13 @@ class SSEDecoder:
         self.max_bytes = max_bytes or MAX_EVENT_BYTES[0]
 
     def feed(self, chunk):
+        if not self._pending and not self._data and chunk[-2:] == b"\n\n" and b"\r" not in chunk:
+            # the usual read, one whole event (`data:` alone or after `event:`): what the loop below does, sooner
+            end, first = len(chunk) - 2, chunk.find(b"\n")
+            if first == end and chunk[:6] == b"data: ":
+                return self._one(self._event, chunk[6:-2])
+            if chunk[:7] == b"event: " and chunk[first + 1:first + 7] == b"data: " and chunk.find(b"\n", first + 1) == end:
+                return self._one(chunk[7:first].decode("utf-8", "replace"), chunk[first + 7:-2])
         held_cr = self._pending and self._pending[-1].endswith(b"\r")  # a line ended by a lone CR
         if b"\n" not in chunk and b"\r" not in chunk and not held_cr:
             if chunk:
@@ -89,6 +96,12 @@ class SSEDecoder:
             elif name == b"id":
                 self._id = value.decode("utf-8", "replace")
         return events
+
+    def _one(self, name, data):
+        if len(data) + 1 > self.max_bytes:
+            raise EventTooLarge(f"an upstream stream event is larger than {self.max_bytes} bytes")
+        self._event = None
+        return [Event(name, data, self._id)]
 
     def _hold(self, piece):
         self._pending_size += len(piece)
