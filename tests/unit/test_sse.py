@@ -49,3 +49,36 @@ def test_encoder_round_trips():
     wire = b"".join(encode(e.data, e.event) for e in events)
     assert wire == b'event: content_block_delta\ndata: {"x":"y"}\n\ndata: a\ndata: b\n\n'
     assert decode_in_pieces(wire, 3) == events
+
+
+def decode_by_event(data):
+    """Each event in a read of its own, as upstreams send them (the decoder's one-event shortcut)."""
+    d = SSEDecoder()
+    out = []
+    for piece in data.split(b"\n\n")[:-1]:
+        out += d.feed(piece + b"\n\n")
+    return out + d.close()
+
+
+@pytest.mark.parametrize("stream", [
+    STREAM,
+    b"event: content_block_delta\ndata: {\"x\":1}\n\nevent: \ndata: \n\ndata:  two spaces\n\n",
+    b"event: ping\n\ndata: {\"after\":\"a named event with no data\"}\n\n",  # the name does not carry over
+    b"id: 9\n\ndata: a\n\nevent: e\ndata: b\ndata: c\n\n",  # the id carries over; two data lines
+    b"data: x\n\nevent: e\nid: 3\ndata: y\n\n",
+])
+def test_one_event_per_read_decodes_as_the_line_loop_does(stream):
+    assert decode_by_event(stream) == decode_in_pieces(stream, 1)
+
+
+def test_one_event_per_read_still_enforces_the_size_limit():
+    from plexus.wire.sse import EventTooLarge
+
+    with pytest.raises(EventTooLarge):
+        SSEDecoder(max_bytes=10).feed(b"data: " + b"x" * 20 + b"\n\n")
+
+
+def test_a_name_read_before_its_data_names_that_event_only():
+    d = SSEDecoder()
+    assert d.feed(b"event: x\n") == []
+    assert d.feed(b"data: y\n\n") + d.feed(b"data: z\n\n") == [Event("x", b"y"), Event(None, b"z")]
