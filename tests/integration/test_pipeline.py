@@ -106,3 +106,18 @@ def test_the_registry_asks_a_counting_style_for_its_estimate():
     counting.ROUTES = {"/y": "create", "/y/count": "count_tokens"}
     with pytest.raises(TypeError, match="count_estimate"):
         registry.register_style(counting)
+
+
+def test_a_whole_answer_checked_for_emptiness_is_parsed_once(env, write_config, tmp_path, fakes, monkeypatch):
+    import orjson
+
+    a, b = fakes
+    app, records = make_app(write_config, tmp_path, a.url, b.url)
+    b.reply(body=wire.chat_completion("cm", "Hello once"))
+    parsed, loads = [], orjson.loads
+    monkeypatch.setattr(orjson, "loads", lambda raw: parsed.append(bytes(raw)) or loads(raw))
+    resp = app.test_client().post("/v1/chat/completions", headers={"Authorization": f"Bearer {CLIENT_SECRET}"},
+                                  json={"model": "to-chat", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status_code == 200 and resp.json["choices"][0]["message"]["content"] == "Hello once"
+    assert resp.json["model"] == "to-chat" and records[0].usage is not None
+    assert sum(b"Hello once" in raw for raw in parsed) == 1  # the empty-answer check's parse, reused by the relay
