@@ -94,6 +94,30 @@ def test_a_row_written_again_is_stored_once_so_replays_are_harmless(store):
     assert day_summary(store)["totals"]["requests"] == 2  # the rollups did not count the replay
 
 
+def test_a_batch_mixing_stored_and_new_rows_adds_only_the_new_ones_to_the_rollups(store):
+    first = [row(), row()]
+    store.write_batch(first)
+    store.write_batch([first[1], row(), row(input_tokens=7)])
+    assert store.query(Filters(), 10, 0)[1] == 4
+    assert day_summary(store)["totals"]["requests"] == 4
+
+
+def test_batches_go_to_the_file_at_the_path_even_after_it_was_replaced(tmp_path):
+    storage = open_storage(str(tmp_path / "usage.db"))
+    try:
+        storage.usage.write_batch([row()])  # the writer's connection is open now
+        os.replace(tmp_path / "usage.db", tmp_path / "moved.db")
+        for suffix in ("-wal", "-shm"):
+            if (tmp_path / f"usage.db{suffix}").exists():
+                os.replace(tmp_path / f"usage.db{suffix}", tmp_path / f"moved.db{suffix}")
+        fresh = open_storage(str(tmp_path / "usage.db"))
+        fresh.close()
+        storage.usage.write_batch([row(), row()])
+        assert storage.usage.query(Filters(), 10, 0)[1] == 2
+    finally:
+        storage.close()
+
+
 def test_requests_sharing_a_client_chosen_request_id_are_all_kept(store):
     store.write_batch([row(request_id="client-id-1"), row(request_id="client-id-1")])
     store.write_batch([row(request_id="client-id-1")])

@@ -48,5 +48,7 @@ class SQLiteStorage(MigratedOnce):
         return applied
 
     def close(self) -> None:
-        """Every call opens and closes its own connection, but for the limit counters' one."""
+        """Every call opens and closes its own connection, but for the usage writer's and the limit
+        counters' ones."""
+        self.usage.close()
         self.limits.close()

@@ -1,7 +1,8 @@
 """The one way Plexus opens its SQLite file: WAL (readers never wait for the writer), a busy
 timeout, synchronous=NORMAL (with WAL: durable across a crash of the process, no fsync per
 commit), a new file readable by its owner only, and the histogram functions the usage queries use.
-Each caller opens a short-lived connection, so any thread or greenlet may use the store."""
+Each caller opens a short-lived connection, so any thread or greenlet may use the store (the usage
+writer alone keeps one: it writes a batch every fraction of a second)."""
 
 import os
 import sqlite3
@@ -27,12 +28,18 @@ def create_file(path: str) -> None:
 @contextmanager
 def connect(path: str) -> Iterator[sqlite3.Connection]:
     """A connection in autocommit mode (transactions are explicit: see `write`), closed on exit."""
-    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)) as conn:
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.create_aggregate("hist_of", 1, _HistOf)
-        conn.create_aggregate("hist_sum", 1, _HistSum)
-        conn.create_function("hist_add", 2, histogram.hist_add, deterministic=True)
+    with closing(open_connection(path)) as conn:
         yield conn
+
+
+def open_connection(path: str, check_same_thread: bool = True) -> sqlite3.Connection:
+    """What `connect` yields, for a caller that keeps it (and closes it itself)."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=check_same_thread)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.create_aggregate("hist_of", 1, _HistOf)
+    conn.create_aggregate("hist_sum", 1, _HistSum)
+    conn.create_function("hist_add", 2, histogram.hist_add, deterministic=True)
+    return conn
 
 
 def use_wal(conn: sqlite3.Connection) -> None:
