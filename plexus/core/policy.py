@@ -17,10 +17,10 @@ rollups: they survive restarts. The hours before the previous one are summed onc
 (records written more than an hour late, such as a spool replayed after a database outage, count
 from the next hour on); the last two hours are read at most every SPEND_FRESH_S, and this process
 adds its own records' cost as they are made. So another worker's spending shows here within
-SPEND_FRESH_S plus the usage writer's delay. Requests without a price count as 0 USD. A budget can be overshot
-by the requests in flight when it was reached (and the usage writer's few tens of milliseconds of
-records not yet stored). If the store cannot be reached, requests are let through (logged): the
-gateway stays up rather than refuse everyone."""
+SPEND_FRESH_S plus the usage writer's delay. Requests without a price count as 0 USD. A budget can
+be overshot by the requests in flight when it was reached (and by other workers' records not yet
+seen here). If the store cannot be reached, requests are let through (logged): the gateway stays up
+rather than refuse everyone."""
 
 import functools
 import logging

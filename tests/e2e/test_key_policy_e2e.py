@@ -67,7 +67,7 @@ def test_two_workers_admit_no_more_than_concurrent(gateway, fake):
 
 FULL, SPENDER, EXPIRED = "sk-plexus-test-FULLPOLICY-0003", "sk-plexus-test-SPENDER-0004", "sk-plexus-test-EXPIRED-0005"
 FULL_RPM, TPM = 4, 100000
-SETTLED_S = 0.6  # the usage writer's linger (0.05 s) + how long a worker's read of recent spend serves (0.25 s), with room
+SETTLED_S = 1.0  # the usage writer's linger (0.1 s) + how long a worker's read of recent spend serves (0.25 s), with room
 
 
 @pytest.fixture(scope="module")
