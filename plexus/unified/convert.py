@@ -1,9 +1,10 @@
 """Small conversions several wire formats share: data URLs, tool ids, tool arguments, ids."""
 
 import re
-import uuid
 
 import orjson
+
+from ..ids import hex_id
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,(.*)$", re.S)
 _TOOL_ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
@@ -48,7 +49,7 @@ def arguments_string(value):
 
 
 def new_id(prefix):
-    return prefix + uuid.uuid4().hex[:24]
+    return prefix + hex_id(24)
 
 
 def function_tool(name, description, parameters):

@@ -1,14 +1,15 @@
 """The usage record: what one request did, filled in along the request path."""
 
-import uuid
 from time import perf_counter, time as wall_clock
 from dataclasses import dataclass, field
+
+from ..ids import hex_id
 
 
 @dataclass
 class UsageRecord:
     api_style: str
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=hex_id)
     time: float = field(default_factory=wall_clock)
     started: float = field(default_factory=perf_counter)
     key_name: str | None = None

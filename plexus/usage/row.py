@@ -1,10 +1,9 @@
 """The stored row: a finished UsageRecord turned into plain columns, with its tokens (estimated when
 the provider reported none), its cost at the prices in force, and its timings in milliseconds."""
 
-import os
-
 import orjson
 
+from ..ids import hex_id
 from ..unified.usage import Usage, estimate_tokens
 from .pricing import cost_of, priced
 
@@ -22,7 +21,7 @@ def to_row(rec, config):
     """A dict of COLUMNS. `config` supplies the prices."""
     usage, cost, source = billed_from(rec, config)
     return {
-        "record_key": os.urandom(16).hex(),  # this row's identity, kept through retries and the fallback file
+        "record_key": hex_id(),  # this row's identity, kept through retries and the fallback file
         "time": rec.time,
         "request_id": rec.request_id,
         "key_name": rec.key_name,

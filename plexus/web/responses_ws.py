@@ -12,7 +12,6 @@ flask-sock does the handshake (simple-websocket, wsproto) on the socket gunicorn
 environ; its reader runs in a greenlet of the gevent worker."""
 
 import logging
-import os
 import threading
 
 import orjson
@@ -23,6 +22,7 @@ from simple_websocket import ConnectionClosed
 from ..core import pipeline
 from ..core.call import CREATE, Call
 from ..core.errors import GatewayError
+from ..ids import hex_id
 from ..wire.registry import CLIENT_STYLES
 from ..wire.responses.websocket import Session, error_frame
 from .v1 import client_token, forwarded_headers, gateway, respond, session_headers
@@ -107,7 +107,7 @@ def serve(ws):
 def turn(ws, gw, style, session, body, token, headers, sessions):
     """One `response.create` through the pipeline, its answer as frames."""
     raw = orjson.dumps(body)
-    request_id = os.urandom(16).hex()
+    request_id = hex_id()
     call = Call(style, CREATE, request_id, token, lambda: raw, content_type="application/json", body_size=len(raw),
                 client_headers={**headers, "x-request-id": request_id}, source_ip=request.remote_addr, method="WEBSOCKET",
                 path=request.path, client_request=lambda: (request.url, dict(request.headers)),

@@ -4,7 +4,6 @@ Thin views: authenticate where the view answers itself, otherwise read what the 
 the request into a `Call`, run the pipeline (plexus/core/pipeline.py), return its Reply."""
 
 import logging
-import os
 import re
 import time
 
@@ -13,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .. import catalog
+from ..ids import hex_id
 from ..core import pipeline
 from ..core.affinity import SESSION_HEADERS
 from ..core.call import COUNT_TOKENS, CREATE, EMBED, Call
@@ -199,7 +199,7 @@ def assign_request_id():
     """The client's `x-request-id` if it is a sane token, else a new one; returned on every answer,
     sent upstream, on every log line and in the usage record."""
     given = request.environ.get("HTTP_X_REQUEST_ID", "")
-    g.request_id = given if given and _REQUEST_ID.match(given) else os.urandom(16).hex()
+    g.request_id = given if given and _REQUEST_ID.match(given) else hex_id()
 
 
 @bp.after_app_request
