@@ -48,10 +48,7 @@ class Gateway:
 
     def record(self, rec: Any) -> None:
         if log.isEnabledFor(logging.INFO):
-            extra = {"request_id": rec.request_id}
-            if logging_setup.json_lines():  # the structured fields only where they are shown
-                extra["fields"] = fields(rec)
-            log.info("%s", describe(rec), extra=extra)
+            logging_setup.info(log, describe(rec), rec.request_id, lambda: fields(rec))
         for sink in self.sinks:
             sink(rec)
 
