@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import get_auth_from_url
 
 from .errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ..redaction import redact_and_clip, spellings
@@ -25,11 +26,18 @@ HEAD_LIMIT = 1 << 20  # bytes of a stream held back while looking for its first 
 class Upstreams:
     """One pooled `requests.Session` per provider (keyed by id and base URL, so an edited provider
     gets a fresh pool). `configure` follows the config: the secrets to blank out of upstream error
-    messages, the largest non-streamed answer to read."""
+    messages, the largest non-streamed answer to read.
+
+    An upstream call is prepared here and handed to the session's adapter directly: Session.send
+    would resolve proxies, time the call and run hooks, and keep every cookie an upstream sets, for
+    nothing an upstream call uses. What it does that matters is kept: nothing from the environment
+    (no proxy, .netrc or CA bundle), TLS verified, redirects followed (through the session, so as
+    requests follows them). No cookie outlives its request: the sessions' jars keep none."""
 
     def __init__(self, pool_size: int = 256) -> None:
         self.pool_size = pool_size
         self._sessions = {}
+        self._urls: dict[str, tuple[str, bool]] = {}  # url -> (as requests prepares it, has user:password@)
         self.secrets: list[str] = []  # redaction.spellings of every secret the config holds
         self.max_body = 32 * 1024 * 1024
 
@@ -38,29 +46,33 @@ class Upstreams:
         self.max_body = config.limits.upstream_body_bytes
 
     def session(self, provider: Any) -> requests.Session:
+        return self._pool(provider)[0]
+
+    def _pool(self, provider):
         key = (provider.id, provider.api_base_url)
-        s = self._sessions.get(key)
-        if s is None:
+        pool = self._sessions.get(key)
+        if pool is None:
             s = requests.Session()
             s.trust_env = False  # never pick up a proxy or .netrc credentials from the environment
+            s.cookies = NoCookies()
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
-            self._sessions[key] = s
-        return s
+            pool = self._sessions[key] = (s, adapter)
+        return pool
 
     def send(self, provider: Any, url: str, headers: dict, body: bytes, stream: bool = False) -> requests.Response:
         """POST `body` (bytes) upstream. Returns a 2xx `requests.Response`; raises a GatewayError for
         a connection failure, a timeout, or an upstream error status (with the upstream's message)."""
-        prepared = requests.PreparedRequest()
-        # prepared here rather than by Session.post: the session would merge cookies, auth and
-        # environment settings into every call, none of which an upstream call uses
-        prepared.prepare(method="POST", url=url, headers=headers, data=body)
+        prepared = self.prepare(url, headers, body)
+        session, adapter = self._pool(provider)
+        # always streamed here: a body is then read in pieces, never more than a cap of it
+        sending = {"stream": True, "timeout": (provider.connect_timeout, first_byte_timeout(provider)),
+                   "verify": True, "cert": None, "proxies": {}}
         try:
-            # always streamed here: a body is then read in pieces, never more than a cap of it
-            resp = self.session(provider).send(
-                prepared, stream=True, timeout=(provider.connect_timeout, first_byte_timeout(provider))
-            )
+            resp = adapter.send(prepared, **sending)
+            if resp.is_redirect:
+                resp = follow_redirects(session, resp, prepared, sending)
         except requests.exceptions.ConnectTimeout:
             raise UpstreamTimeout(f"Timed out connecting to provider '{provider.id}'") from None
         except requests.exceptions.ReadTimeout:
@@ -74,10 +86,53 @@ class Upstreams:
             read_whole(resp, provider, self.max_body)
         return resp
 
+    def prepare(self, url: str, headers: dict, body: bytes) -> requests.PreparedRequest:
+        """The POST as `PreparedRequest.prepare(method="POST", url=url, headers=headers, data=body)`
+        makes it, the URL's preparation done once per URL, no cookie jar made for it."""
+        known = self._urls.get(url)
+        if known is None:
+            probe = requests.PreparedRequest()
+            probe.prepare_url(url, None)
+            if len(self._urls) >= 1024:  # URLs carry model names: keep the cache bounded
+                self._urls.clear()
+            known = self._urls[url] = (probe.url, any(get_auth_from_url(probe.url)))
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.url = known[0]
+        prepared.prepare_headers(headers)  # which also refuses a header holding a newline
+        if type(body) is bytes and body:
+            prepared.body = body
+            prepared.headers["Content-Length"] = str(len(body))
+        else:
+            prepared.prepare_body(body, None)
+        if known[1]:
+            prepared.prepare_auth(None, url)  # user:password@ in the URL: Basic auth, as requests does
+        return prepared
+
     def close(self) -> None:
-        for s in self._sessions.values():
+        for s, _ in self._sessions.values():
             s.close()
         self._sessions.clear()
+
+
+class NoCookies(requests.cookies.RequestsCookieJar):
+    """A jar that keeps nothing: cookies one client's upstream answer set never go out with
+    another client's request (a redirect's follow-up would otherwise carry them)."""
+
+    def set_cookie(self, cookie, *args, **kwargs):
+        pass
+
+
+def follow_redirects(session: requests.Session, resp: requests.Response, prepared: requests.PreparedRequest,
+                     sending: dict) -> requests.Response:
+    """The answer at the end of `resp`'s redirects, followed as Session.send follows them."""
+    prepared._cookies = requests.cookies.RequestsCookieJar()  # this request's own, as prepare() gives it
+    history = list(session.resolve_redirects(resp, prepared, **sending))
+    if not history:
+        return resp
+    final = history.pop()
+    final.history = [resp, *history]
+    return final
 
 
 def read_whole(resp: requests.Response, provider: Any, limit: int) -> None:
