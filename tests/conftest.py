@@ -1,6 +1,7 @@
 """Fixtures and hooks for the whole suite; shared helpers live in tests/support/."""
 
 import gc
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -14,6 +15,11 @@ from tests.support.postgres import PostgresCluster, server_binaries
 from tests.support.secrets import CLIENT_SECRET, ENV, SECRETS
 
 TESTS = Path(__file__).resolve().parent
+
+# The gateway honours the environment's proxy variables (plexus/core/upstream.py): on a machine that
+# sets them, the tests' own servers on 127.0.0.1 are still reached directly.
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = ",".join(filter(None, [os.environ.get(_name), "127.0.0.1", "localhost"]))
 KINDS = ("unit", "integration", "e2e", "browser")  # one folder each, one marker each (pyproject.toml)
 
 

@@ -8,6 +8,7 @@ The key is the `vertex.credentials` of the provider: a path to the JSON file, or
 
 import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -15,6 +16,7 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import requests
 from google.oauth2 import service_account
+from requests.utils import get_environ_proxies
 
 from .errors import UpstreamUnavailable
 
@@ -25,15 +27,18 @@ TOKEN_TIMEOUT = 30.0  # seconds for one call to the token endpoint
 
 
 class _Transport(google.auth.transport.requests.Request):
-    """google-auth's requests transport on a session that ignores proxy and .netrc settings from the
-    environment (as the gateway's upstream pools do), with a bounded wait."""
+    """google-auth's requests transport on a session that, as the gateway's upstream pools do, takes
+    the proxy the environment names for a URL and its CA bundle but never .netrc credentials; with
+    a bounded wait."""
 
     def __init__(self) -> None:
         session = requests.Session()
         session.trust_env = False
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         super().__init__(session)
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        kwargs.setdefault("proxies", get_environ_proxies(url))
         return super().__call__(url, method, body, headers, timeout=timeout or TOKEN_TIMEOUT, **kwargs)
 
 

@@ -4,6 +4,7 @@ Every response it hands out must be closed by the caller (`close()` is safe to c
 """
 
 import logging
+import os
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator
@@ -11,7 +12,7 @@ from typing import Any, Callable, Iterator
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from requests.utils import get_auth_from_url
+from requests.utils import get_auth_from_url, get_environ_proxies
 
 from .errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ..redaction import redact_and_clip, spellings
@@ -30,20 +31,26 @@ class Upstreams:
 
     An upstream call is prepared here and handed to the session's adapter directly: Session.send
     would resolve proxies, time the call and run hooks, and keep every cookie an upstream sets, for
-    nothing an upstream call uses. What it does that matters is kept: nothing from the environment
-    (no proxy, .netrc or CA bundle), TLS verified, redirects followed (through the session, so as
-    requests follows them). No cookie outlives its request: the sessions' jars keep none."""
+    nothing an upstream call uses. What it does that matters is kept: TLS verified, redirects
+    followed (through the session, so as requests follows them). No cookie outlives its request:
+    the sessions' jars keep none. From the environment, read once per URL (and again after a
+    config reload): the standard proxy variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY)
+    and a CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) for a gateway behind an egress proxy;
+    never .netrc credentials."""
 
     def __init__(self, pool_size: int = 256) -> None:
         self.pool_size = pool_size
         self._sessions = {}
-        self._urls: dict[str, tuple[str, bool]] = {}  # url -> (as requests prepares it, has user:password@)
+        self._urls: dict[str, tuple[str, bool, dict]] = {}  # url -> (as requests prepares it, has user:password@, proxies)
+        self.verify: bool | str = True
         self.secrets: list[str] = []  # redaction.spellings of every secret the config holds
         self.max_body = 32 * 1024 * 1024
 
     def configure(self, config: Any) -> None:
         self.secrets = spellings(config.secrets())
         self.max_body = config.limits.upstream_body_bytes
+        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._urls = {}  # the environment's proxies are looked up again
 
     def session(self, provider: Any) -> requests.Session:
         return self._pool(provider)[0]
@@ -53,7 +60,7 @@ class Upstreams:
         pool = self._sessions.get(key)
         if pool is None:
             s = requests.Session()
-            s.trust_env = False  # never pick up a proxy or .netrc credentials from the environment
+            s.trust_env = False  # never .netrc credentials; proxies are resolved here (prepare)
             s.cookies = NoCookies()
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
             s.mount("http://", adapter)
@@ -64,11 +71,12 @@ class Upstreams:
     def send(self, provider: Any, url: str, headers: dict, body: bytes, stream: bool = False) -> requests.Response:
         """POST `body` (bytes) upstream. Returns a 2xx `requests.Response`; raises a GatewayError for
         a connection failure, a timeout, or an upstream error status (with the upstream's message)."""
-        prepared = self.prepare(url, headers, body)
+        known = self._known(url)
+        prepared = self._prepared(known, url, headers, body)
         session, adapter = self._pool(provider)
         # always streamed here: a body is then read in pieces, never more than a cap of it
         sending = {"stream": True, "timeout": (provider.connect_timeout, first_byte_timeout(provider)),
-                   "verify": True, "cert": None, "proxies": {}}
+                   "verify": self.verify, "cert": None, "proxies": known[2]}
         try:
             resp = adapter.send(prepared, **sending)
             if resp.is_redirect:
@@ -89,13 +97,22 @@ class Upstreams:
     def prepare(self, url: str, headers: dict, body: bytes) -> requests.PreparedRequest:
         """The POST as `PreparedRequest.prepare(method="POST", url=url, headers=headers, data=body)`
         makes it, the URL's preparation done once per URL, no cookie jar made for it."""
+        return self._prepared(self._known(url), url, headers, body)
+
+    def _known(self, url: str) -> tuple[str, bool, dict]:
+        """What a URL's calls share: the URL as requests prepares it, whether it holds user:password@,
+        and the proxies the environment names for it."""
         known = self._urls.get(url)
         if known is None:
             probe = requests.PreparedRequest()
             probe.prepare_url(url, None)
             if len(self._urls) >= 1024:  # URLs carry model names: keep the cache bounded
                 self._urls.clear()
-            known = self._urls[url] = (probe.url, any(get_auth_from_url(probe.url)))
+            known = self._urls[url] = (probe.url, any(get_auth_from_url(probe.url)), get_environ_proxies(probe.url))
+        return known
+
+    @staticmethod
+    def _prepared(known: tuple, url: str, headers: dict, body: bytes) -> requests.PreparedRequest:
         prepared = requests.PreparedRequest()
         prepared.method = "POST"
         prepared.url = known[0]

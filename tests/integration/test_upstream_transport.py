@@ -1,6 +1,6 @@
 """How Upstreams.send reaches a provider: the request as requests would prepare it, no cookie carried
-from one client's call to another's, redirects followed, TLS verified, no proxy taken from the
-environment (the gateway's pools ignore it, see plexus/core/upstream.py)."""
+from one client's call to another's, redirects followed, TLS verified, the environment's proxy
+variables honoured and .netrc ignored (see plexus/core/upstream.py)."""
 
 import datetime
 import socket
@@ -60,21 +60,38 @@ def test_no_cookie_an_upstream_set_goes_out_with_a_later_call(upstream):
     assert len(pools.session(provider(upstream.url)).cookies) == 0
 
 
-def test_a_proxy_in_the_environment_is_not_taken(upstream, monkeypatch):
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def proxied_by(monkeypatch, proxy, no_proxy=""):
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, no_proxy)
+
+
+def test_a_proxy_named_in_the_environment_carries_the_call(upstream, monkeypatch):
+    proxied_by(monkeypatch, upstream.url)  # the fake answers whatever it is asked, like a forwarding proxy would
+    target = "http://provider.invalid:9/v1/chat/completions"  # not resolvable: only the proxy can reach it
+    resp = Upstreams().send(provider("http://provider.invalid:9/v1"), target, HEADERS, BODY)
+    assert resp.status_code == 200 and upstream.last.path == target  # absolute form: a request to a proxy
+
+
+def test_no_proxy_and_netrc_are_honoured_and_ignored(upstream, monkeypatch, tmp_path):
     trap = socket.socket()
     trap.bind(("127.0.0.1", 0))
     trap.listen(8)
     trap.settimeout(0.3)
-    proxy = f"http://127.0.0.1:{trap.getsockname()[1]}"
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.setenv(name, proxy)
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    proxied_by(monkeypatch, f"http://127.0.0.1:{trap.getsockname()[1]}", no_proxy="127.0.0.1")
+    (tmp_path / "netrc").write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
     try:
-        resp = Upstreams().send(provider(upstream.url), upstream.url + "/v1/chat/completions", HEADERS, BODY)
+        headers = {k: v for k, v in HEADERS.items() if k != "Authorization"}
+        resp = Upstreams().send(provider(upstream.url), upstream.url + "/v1/chat/completions", headers, BODY)
         assert resp.status_code == 200 and len(upstream.requests) == 1
+        assert "authorization" not in upstream.last.headers  # .netrc is never read
         with pytest.raises(socket.timeout):
-            trap.accept()[0].close()  # nobody came through the proxy
+            trap.accept()[0].close()  # NO_PROXY: nobody came through the proxy
     finally:
         trap.close()
 
@@ -119,3 +136,12 @@ def test_an_upstream_certificate_is_verified(self_signed_server):
     with pytest.raises(UpstreamUnavailable):
         Upstreams().send(provider(url), url + "/v1/chat/completions", HEADERS, BODY)
     assert served == []
+
+
+def test_a_ca_bundle_named_in_the_environment_is_trusted(self_signed_server, monkeypatch, tmp_path):
+    url, served = self_signed_server  # its certificate is the fixture's tmp_path/cert.pem, this test's tmp_path too
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+    pools = Upstreams()
+    pools.configure(SimpleNamespace(secrets=lambda: [], limits=SimpleNamespace(upstream_body_bytes=1 << 20)))
+    resp = pools.send(provider(url), url + "/v1/chat/completions", HEADERS, BODY)
+    assert resp.status_code == 200 and served == ["/v1/chat/completions"]
