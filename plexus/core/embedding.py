@@ -74,7 +74,8 @@ class EmbeddingExchange:
                 resp.close()
         return Collected(resp.status_code, resp.headers, b"[" + b",".join(raws) + b"]")
 
-    def answer(self, raw: bytes) -> Answer:
+    def answer(self, raw: bytes, parsed: Any = None) -> Answer:
+        """`parsed` is not used: embedding answers are not checked for emptiness."""
         if self.fast_path:
             body, usage = self.style.relay_response(raw, self.alias)
             return Answer(body, None, usage or emb.estimated_usage(self.request["inputs"]), None, 0)

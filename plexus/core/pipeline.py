@@ -338,8 +338,7 @@ def relay_whole(gw: Gateway, call: Call, link: Link, watch: Observer | None) -> 
     if watch:
         watch.upstream_bytes(raw)
     try:
-        parsed = getattr(resp, "parsed", None)  # set by opened() for a chat answer it checked
-        answer = exchange.answer(raw) if parsed is None else exchange.answer(raw, parsed)
+        answer = exchange.answer(raw, getattr(resp, "parsed", None))  # parsed by opened() if it checked the answer
     except orjson.JSONDecodeError:
         raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
     rec.usage, rec.finish_reason = answer.usage, answer.finish_reason
