@@ -8,7 +8,6 @@ The key is the `vertex.credentials` of the provider: a path to the JSON file, or
 
 import json
 import logging
-import os
 import threading
 from typing import Any
 
@@ -19,6 +18,7 @@ from google.oauth2 import service_account
 from requests.utils import get_environ_proxies
 
 from .errors import UpstreamUnavailable
+from .upstream import environ_ca_bundle
 
 log = logging.getLogger("plexus.proxy")
 
@@ -34,7 +34,7 @@ class _Transport(google.auth.transport.requests.Request):
     def __init__(self) -> None:
         session = requests.Session()
         session.trust_env = False
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.verify = environ_ca_bundle()
         super().__init__(session)
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):

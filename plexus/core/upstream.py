@@ -49,7 +49,7 @@ class Upstreams:
     def configure(self, config: Any) -> None:
         self.secrets = spellings(config.secrets())
         self.max_body = config.limits.upstream_body_bytes
-        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.verify = environ_ca_bundle()
         self._urls = {}  # the environment's proxies are looked up again
 
     def session(self, provider: Any) -> requests.Session:
@@ -130,6 +130,12 @@ class Upstreams:
         for s, _ in self._sessions.values():
             s.close()
         self._sessions.clear()
+
+
+def environ_ca_bundle() -> str | bool:
+    """The CA bundle the environment names for TLS (`verify` in requests' terms), else True: the
+    bundle requests ships."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 class NoCookies(requests.cookies.RequestsCookieJar):
