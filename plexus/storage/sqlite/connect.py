@@ -1,11 +1,12 @@
 """The one way Plexus opens its SQLite file: WAL (readers never wait for the writer), a busy
 timeout, synchronous=NORMAL (with WAL: durable across a crash of the process, no fsync per
 commit), a new file readable by its owner only, and the histogram functions the usage queries use.
-Each caller opens a short-lived connection, so any thread or greenlet may use the store (the usage
-writer alone keeps one: it writes a batch every fraction of a second)."""
+Each caller opens a short-lived connection, so any thread or greenlet may use the store; the usage
+writer and the budgets' spend keep one each (KeptConnection): they run every fraction of a second."""
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
@@ -40,6 +41,47 @@ def open_connection(path: str, check_same_thread: bool = True) -> sqlite3.Connec
     conn.create_aggregate("hist_sum", 1, _HistSum)
     conn.create_function("hist_add", 2, histogram.hist_add, deterministic=True)
     return conn
+
+
+class KeptConnection:
+    """A connection a store keeps for what it does often (opening one costs more than a small query
+    or batch), one caller at a time. It is opened again in a forked worker, when the file at the
+    path is no longer the one it has open (moved or replaced: rows must not go to an unlinked
+    file), and after an error."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._kept = None  # (pid, inode, connection)
+
+    @contextmanager
+    def using(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connection()
+            except sqlite3.Error:
+                self._forget()  # a connection that failed is not trusted with the next call
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._forget()
+
+    def _connection(self) -> sqlite3.Connection:
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            inode = None
+        if self._kept is None or self._kept[:2] != (os.getpid(), inode):
+            self._forget()
+            conn = open_connection(self.path, check_same_thread=False)
+            self._kept = (os.getpid(), os.stat(self.path).st_ino, conn)
+        return self._kept[2]
+
+    def _forget(self) -> None:
+        if self._kept is not None and self._kept[0] == os.getpid():
+            self._kept[2].close()
+        self._kept = None
 
 
 def use_wal(conn: sqlite3.Connection) -> None:

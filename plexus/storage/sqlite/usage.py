@@ -3,9 +3,7 @@ short write transactions, rollups kept in step inside them. Implements storage.b
 callers never see SQL.
 """
 
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 
@@ -15,7 +13,7 @@ from ...usage.params import Filters
 from ...usage.summary import Window
 from ...usage.row import COLUMNS
 from . import rollup
-from .connect import connect, open_connection, write
+from .connect import KeptConnection, connect, write
 
 _INSERT = (
     f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
@@ -41,46 +39,20 @@ class SQLiteUsageStore:
         was unavailable at start): the writer's batches then create it."""
         self.path = path
         self.ensure_schema = ensure_schema
-        self._kept = None  # (pid, inode, connection) of write_batch: opening one costs more than a small batch
-        self._kept_lock = threading.Lock()
+        self._writer = KeptConnection(path)
 
     def write_batch(self, rows: list[dict]) -> None:
         """Insert rows (dicts of row.COLUMNS) in one transaction; a row whose record_key is stored
         already is skipped, so writing the same rows again is harmless."""
         self.ensure_schema()
         values = [{c: row.get(c) for c in COLUMNS} for row in rows]
-        with self._kept_lock:
-            conn = self._connection()
-            try:
-                with write(conn):
-                    before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM usage").fetchone()[0]
-                    if conn.executemany(_INSERT, values).rowcount > 0:  # we hold the write lock: ids above `before` are ours
-                        rollup.fold(conn, "id > :before", {"before": before})
-            except sqlite3.Error:
-                self._forget()  # a connection that failed is not trusted with the next batch
-                raise
-
-    def _connection(self) -> sqlite3.Connection:
-        """The kept connection, opened again in a forked worker or when the file at `path` is no
-        longer the one it has open (moved or replaced: rows must not go to an unlinked file)."""
-        try:
-            inode = os.stat(self.path).st_ino
-        except OSError:
-            inode = None
-        if self._kept is None or self._kept[:2] != (os.getpid(), inode):
-            self._forget()
-            conn = open_connection(self.path, check_same_thread=False)
-            self._kept = (os.getpid(), os.stat(self.path).st_ino, conn)
-        return self._kept[2]
-
-    def _forget(self) -> None:
-        if self._kept is not None and self._kept[0] == os.getpid():
-            self._kept[2].close()
-        self._kept = None
+        with self._writer.using() as conn, write(conn):
+            before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM usage").fetchone()[0]
+            if conn.executemany(_INSERT, values).rowcount > 0:  # we hold the write lock: ids above `before` are ours
+                rollup.fold(conn, "id > :before", {"before": before})
 
     def close(self) -> None:
-        with self._kept_lock:
-            self._forget()
+        self._writer.close()
 
     def query(self, filters: Filters, limit: int, offset: int) -> tuple[list[dict], int]:
         """(records newest first, how many match in all)."""
